@@ -1,5 +1,7 @@
-import { defineProject } from "vitest/config";
+import { defineProject } from 'vitest/config';
+import { workspaceAliases } from '../../vitest.shared';
 
 export default defineProject({
-  test: { name: "@mod-dit/cuda", include: ["test/**/*.test.ts"] },
+  resolve: { alias: workspaceAliases },
+  test: { name: '@mod-dit/cuda', include: ['test/**/*.test.ts'] },
 });
