@@ -5,6 +5,8 @@ export default defineConfig({
   format: ["esm", "cjs"],
   dts: true,
   clean: true,
+  // one shared chunk per module, so that error classes are the same across entries (instanceof works in CJS too)
+  splitting: true,
   sourcemap: true,
   target: "node20",
 });
