@@ -1,0 +1,66 @@
+import type { Backend, LayerNormOptions } from '../backend.js';
+import { ShapeError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { checkFloat, checkMinRank, checkNumber, checkShape } from './checks.js';
+import type { MakeTensor } from './copy.js';
+import { encode, gatherF32 } from './host.js';
+
+const isEps = (v: number): boolean => Number.isFinite(v) && v >= 0;
+
+/**
+ * Checks a norm's input (float, rank >= 1), eps (finite, >= 0) and affine tensors (shape
+ * [C]); returns C, the normalised extent. Shared by every backend.
+ */
+export function validateNorm(backend: Backend, op: 'layerNorm' | 'rmsNorm', x: Tensor, eps: unknown, affine: { weight?: Tensor; bias?: Tensor }): number {
+  checkFloat(backend, op, 'x', x);
+  checkMinRank(op, 'x', x, 1);
+  checkNumber(op, 'eps', eps, isEps, 'a finite number >= 0');
+  const c = x.shape[x.rank - 1];
+  for (const [name, t] of Object.entries(affine)) {
+    if (t === undefined) continue;
+    checkFloat(backend, op, name, t);
+    checkShape(op, name, t, [c]);
+  }
+  return c;
+}
+
+/** LayerNorm over the last dim: two-pass mean and (biased) variance in float64. */
+export function layerNorm(backend: Backend, make: MakeTensor, x: Tensor, opts: LayerNormOptions): Tensor {
+  const c = validateNorm(backend, 'layerNorm', x, opts?.eps, { weight: opts?.weight, bias: opts?.bias });
+  const eps = opts.eps;
+  const w = opts.weight && gatherF32(opts.weight);
+  const b = opts.bias && gatherF32(opts.bias);
+  const src = gatherF32(x);
+  const out = new Float64Array(src.length);
+  for (let r = 0; r < src.length; r += c) {
+    let mean = 0;
+    for (let i = 0; i < c; i++) mean += src[r + i];
+    mean /= c;
+    let v = 0;
+    for (let i = 0; i < c; i++) v += (src[r + i] - mean) ** 2;
+    const inv = 1 / Math.sqrt(v / c + eps);
+    for (let i = 0; i < c; i++) {
+      let y = (src[r + i] - mean) * inv;
+      if (w) y *= w[i];
+      if (b) y += b[i];
+      out[r + i] = y;
+    }
+  }
+  return make(encode(out, x.dtype), x.shape, x.dtype);
+}
+
+/** RMSNorm over the last dim: x / sqrt(mean(x^2) + eps) * weight. */
+export function rmsNorm(backend: Backend, make: MakeTensor, x: Tensor, weight: Tensor, eps: number): Tensor {
+  if (weight === undefined) throw new ShapeError('rmsNorm: weight [C] is required');
+  const c = validateNorm(backend, 'rmsNorm', x, eps, { weight });
+  const w = gatherF32(weight);
+  const src = gatherF32(x);
+  const out = new Float64Array(src.length);
+  for (let r = 0; r < src.length; r += c) {
+    let ss = 0;
+    for (let i = 0; i < c; i++) ss += src[r + i] * src[r + i];
+    const inv = 1 / Math.sqrt(ss / c + eps);
+    for (let i = 0; i < c; i++) out[r + i] = src[r + i] * inv * w[i];
+  }
+  return make(encode(out, x.dtype), x.shape, x.dtype);
+}

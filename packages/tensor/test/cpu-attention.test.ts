@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { BlockMask, BlockMaskError, type DType, DTypeError, ShapeError } from '../src/index.js';
+import { CpuBackend, FLOATS, Rng, expectRounded, randomTensor, values } from './support/random.js';
+
+const b = new CpuBackend();
+
+interface Ref {
+  out: Float64Array;
+  lse: Float64Array;
+  /** Softmax probabilities [B*H, Lq, Lk] (0 for excluded keys). */
+  p: Float64Array;
+}
+
+/** Plain attention: explicit scores, explicit softmax over the allowed keys, explicit P.V. */
+function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, [B, H, Lq, Lk, D]: number[], scale: number, allowed: (h: number, i: number, j: number) => boolean): Ref {
+  const out = new Float64Array(B * H * Lq * D);
+  const lse = new Float64Array(B * H * Lq);
+  const p = new Float64Array(B * H * Lq * Lk);
+  for (let bh = 0; bh < B * H; bh++)
+    for (let i = 0; i < Lq; i++) {
+      const s: number[] = [];
+      for (let j = 0; j < Lk; j++) {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += q[(bh * Lq + i) * D + d] * k[(bh * Lk + j) * D + d];
+        s.push(allowed(bh % H, i, j) ? dot * scale : -Infinity);
+      }
+      const m = Math.max(...s);
+      if (m === -Infinity) {
+        lse[bh * Lq + i] = -Infinity;
+        continue;
+      }
+      const z = s.reduce((acc, x) => acc + Math.exp(x - m), 0);
+      lse[bh * Lq + i] = m + Math.log(z);
+      for (let j = 0; j < Lk; j++) {
+        const pj = Math.exp(s[j] - m) / z;
+        p[(bh * Lq + i) * Lk + j] = pj;
+        for (let d = 0; d < D; d++) out[(bh * Lq + i) * D + d] += pj * v[(bh * Lk + j) * D + d];
+      }
+    }
+  return { out, lse, p };
+}
+
+/** q, k, v given as [B, L, H, D] views permuted to [B, H, L, D] (non-contiguous, as a DiT produces them). */
+function qkv(rng: Rng, B: number, H: number, Lq: number, Lk: number, D: number, dtype: DType, std = 1) {
+  const make = (L: number) => {
+    const r = randomTensor(b, rng, [B, L, H, D], dtype, std);
+    const x = new Float64Array(r.x.length);
+    for (let bb = 0; bb < B; bb++) for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) x[(((bb * H + h) * L + l) * D) + d] = r.x[((bb * L + l) * H + h) * D + d];
+    return { t: r.t.permute([0, 2, 1, 3]), x };
+  };
+  return { q: make(Lq), k: make(Lk), v: make(Lk) };
+}
+
+describe('cpu attention', () => {
+  for (const dtype of FLOATS)
+    it(`dense ${dtype}, Lq != Lk, odd head_dim, custom scale; lse`, async () => {
+      const rng = new Rng(31);
+      const [B, H, Lq, Lk, D] = [2, 3, 37, 70, 5];
+      const { q, k, v } = qkv(rng, B, H, Lq, Lk, D, dtype);
+      for (const scale of [undefined, 0.7]) {
+        const r = b.attention(q.t, k.t, v.t, { scale });
+        const ref = attentionRef(q.x, k.x, v.x, [B, H, Lq, Lk, D], scale ?? 1 / Math.sqrt(D), () => true);
+        expect(r.out.dtype).toBe(dtype);
+        expect(r.lse.dtype).toBe('f32');
+        expect(r.lse.shape).toEqual([B, H, Lq]);
+        expectRounded(await values(r.out), ref.out, dtype, 1e-12, 'out');
+        expectRounded(await values(r.lse), ref.lse, 'f32', 1e-12, 'lse');
+      }
+    });
+
+  it('a single key returns v', async () => {
+    const rng = new Rng(2);
+    const { q, k, v } = qkv(rng, 1, 2, 9, 1, 6, 'f32');
+    const r = b.attention(q.t, k.t, v.t);
+    const out = await values(r.out);
+    for (let h = 0; h < 2; h++) for (let i = 0; i < 9; i++) for (let d = 0; d < 6; d++) expect(out[(h * 9 + i) * 6 + d]).toBe(Math.fround(v.x[h * 6 + d]));
+  });
+
+  for (const dtype of FLOATS)
+    it(`block-sparse ${dtype} with ragged blocks, empty rows and always-on text keys`, async () => {
+      const rng = new Rng(41);
+      const [B, H, Lq, Lk, D] = [1, 2, 200, 150, 8];
+      const bs = 64;
+      const { q, k, v } = qkv(rng, B, H, Lq, Lk, D, dtype);
+      const nQ = 4;
+      const nK = 3;
+      const grid = Array.from({ length: H * nQ * nK }, () => (rng.uniform() < 0.4 ? 1 : 0));
+      grid.fill(0, 1 * nK, 2 * nK); // head 0, query block 1: no active block
+      grid[nQ * nK + 3 * nK + 2] = 1; // head 1, ragged last query block sees the ragged last key block
+      const mask = BlockMask.fromDense({ heads: H, qLen: Lq, kLen: Lk, blockSize: bs }, grid);
+      const r = b.attention(q.t, k.t, v.t, { mask });
+      const ref = attentionRef(q.x, k.x, v.x, [B, H, Lq, Lk, D], 1 / Math.sqrt(D), (h, i, j) => mask.isActive(h, Math.floor(i / bs), Math.floor(j / bs)));
+      const out = await values(r.out);
+      const lse = await values(r.lse);
+      expectRounded(out, ref.out, dtype, 1e-12, 'out');
+      expectRounded(lse, ref.lse, 'f32', 1e-12, 'lse');
+      for (let i = 64; i < 128; i++) {
+        expect(lse[i]).toBe(-Infinity);
+        for (let d = 0; d < D; d++) expect(out[i * D + d]).toBe(0);
+      }
+      // always-on text keys [140, 150): every query row sees them
+      const withText = BlockMask.fromDense({ heads: H, qLen: Lq, kLen: Lk, blockSize: bs }, new Uint8Array(H * nQ * nK), { keys: [140, 150] });
+      const rt = b.attention(q.t, k.t, v.t, { mask: withText });
+      const reft = attentionRef(q.x, k.x, v.x, [B, H, Lq, Lk, D], 1 / Math.sqrt(D), (_h, _i, j) => j >= 128);
+      expectRounded(await values(rt.out), reft.out, dtype, 1e-12, 'out (text keys)');
+    });
+
+  it('sparse with BlockMask.full equals dense, bit for bit', async () => {
+    const rng = new Rng(5);
+    const { q, k, v } = qkv(rng, 2, 1, 130, 129, 4, 'f32');
+    const dense = b.attention(q.t, k.t, v.t);
+    const sparse = b.attention(q.t, k.t, v.t, { mask: BlockMask.full({ heads: 1, qLen: 130, kLen: 129 }) });
+    expect(await values(sparse.out)).toEqual(await values(dense.out));
+    expect(await values(sparse.lse)).toEqual(await values(dense.lse));
+  });
+
+  for (const [tokens, bs] of [[undefined, 64], [90, 64], [150, 128]] as const)
+    it(`sparsity map from the explicit softmax, tokens=${tokens ?? 'all'}, block ${bs}`, async () => {
+      const rng = new Rng(tokens ?? 1);
+      const [B, H, Lq, Lk, D] = [2, 2, 150, 170, 8];
+      const { q, k, v } = qkv(rng, B, H, Lq, Lk, D, 'f32', 1.8);
+      const tau = 1e-3;
+      const r = b.attention(q.t, k.t, v.t, { map: { tau, blockSize: bs, tokens } });
+      const ref = attentionRef(q.x, k.x, v.x, [B, H, Lq, Lk, D], 1 / Math.sqrt(D), () => true);
+      const tq = tokens ?? Lq;
+      const tk = tokens ?? Lk;
+      const nQ = Math.ceil(tq / bs);
+      const nK = Math.ceil(tk / bs);
+      const map = await values(r.map!);
+      expect(r.map!.shape).toEqual([B, H, nQ, nK]);
+      let spread = 0;
+      for (let bh = 0; bh < B * H; bh++)
+        for (let I = 0; I < nQ; I++)
+          for (let J = 0; J < nK; J++) {
+            let below = 0;
+            let total = 0;
+            for (let i = I * bs; i < Math.min(tq, (I + 1) * bs); i++)
+              for (let j = J * bs; j < Math.min(tk, (J + 1) * bs); j++) {
+                total++;
+                if (ref.p[(bh * Lq + i) * Lk + j] < tau) below++;
+              }
+            expect(map[(bh * nQ + I) * nK + J]).toBe(Math.fround(below / total));
+            spread += below > 0 && below < total ? 1 : 0;
+          }
+      expect(spread).toBeGreaterThan(0); // the data really straddles tau
+      expectRounded(await values(r.out), ref.out, 'f32', 1e-12, 'out with map');
+    });
+
+  it('rejects mismatched shapes, dtypes and masks', () => {
+    const rng = new Rng(9);
+    const q = randomTensor(b, rng, [1, 2, 10, 4]).t;
+    const k = randomTensor(b, rng, [1, 2, 12, 4]).t;
+    expect(() => b.attention(q, randomTensor(b, rng, [1, 2, 12, 5]).t, k)).toThrow(/attention: k \[1, 2, 12, 5\] must be/);
+    expect(() => b.attention(q, k, randomTensor(b, rng, [1, 2, 11, 4]).t)).toThrow(ShapeError);
+    expect(() => b.attention(q, b.cast(k, 'f16'), k)).toThrow(DTypeError);
+    expect(() => b.attention(q.reshape([2, 10, 4]), k, k)).toThrow(/rank 4/);
+    expect(() => b.attention(q, k, k, { mask: BlockMask.full({ heads: 3, qLen: 10, kLen: 12, blockSize: 64 }) })).toThrow(BlockMaskError);
+    expect(() => b.attention(q, k, k, { mask: BlockMask.full({ heads: 2, qLen: 10, kLen: 10, blockSize: 64 }) })).toThrow(/kLen=10/);
+    expect(() => b.attention(q, k, k, { mask: BlockMask.full({ heads: 2, qLen: 10, kLen: 12, blockSize: 64 }), map: { tau: 1e-4, blockSize: 64 } })).toThrow(/cannot be combined/);
+    expect(() => b.attention(q, k, k, { map: { tau: 1e-4, blockSize: 64, tokens: 11 } })).toThrow(/map.tokens/);
+  });
+});

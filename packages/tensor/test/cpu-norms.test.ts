@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { ModDitError, ShapeError } from '../src/index.js';
+import { CpuBackend, FLOATS, Rng, expectRounded, randomTensor, values } from './support/random.js';
+
+const b = new CpuBackend();
+
+describe('cpu norms', () => {
+  for (const dtype of FLOATS)
+    for (const c of [1, 7, 96])
+      it(`layerNorm / rmsNorm ${dtype} over C=${c}`, async () => {
+        const rng = new Rng(c);
+        const rows = 5;
+        const X = randomTensor(b, rng, [rows, 1, c], dtype, 3, 0.5);
+        const W = randomTensor(b, rng, [c], dtype);
+        const B = randomTensor(b, rng, [c], dtype);
+        const eps = 1e-6;
+        const plain = new Float64Array(rows * c);
+        const aff = new Float64Array(rows * c);
+        const rms = new Float64Array(rows * c);
+        for (let r = 0; r < rows; r++) {
+          const row = X.x.subarray(r * c, (r + 1) * c);
+          const mean = row.reduce((s, v) => s + v, 0) / c;
+          const v = row.reduce((s, x) => s + (x - mean) * (x - mean), 0) / c;
+          const ms = row.reduce((s, x) => s + x * x, 0) / c;
+          for (let i = 0; i < c; i++) {
+            plain[r * c + i] = (row[i] - mean) / Math.sqrt(v + eps);
+            aff[r * c + i] = plain[r * c + i] * W.x[i] + B.x[i];
+            rms[r * c + i] = (row[i] / Math.sqrt(ms + eps)) * W.x[i];
+          }
+        }
+        const ln = await values(b.layerNorm(X.t, { eps }));
+        expectRounded(ln, plain, dtype, 1e-9, 'layerNorm');
+        expectRounded(await values(b.layerNorm(X.t, { eps, weight: W.t, bias: B.t })), aff, dtype, 1e-9, 'layerNorm affine');
+        expectRounded(await values(b.rmsNorm(X.t, W.t, eps)), rms, dtype, 1e-9, 'rmsNorm');
+        if (c > 1 && dtype === 'f32') {
+          // closed form: every normalised row has mean 0 and variance 1 (up to eps)
+          for (let r = 0; r < rows; r++) {
+            const row = Array.from(ln.subarray(r * c, (r + 1) * c));
+            const mean = row.reduce((s, v) => s + v, 0) / c;
+            expect(Math.abs(mean)).toBeLessThan(1e-6);
+            expect(row.reduce((s, x) => s + (x - mean) ** 2, 0) / c).toBeCloseTo(1, 4);
+          }
+        }
+      });
+
+  it('checks affine shapes and eps', () => {
+    const rng = new Rng(1);
+    const x = randomTensor(b, rng, [3, 8]).t;
+    expect(() => b.layerNorm(x, { eps: 1e-6, weight: randomTensor(b, rng, [7]).t })).toThrow(/layerNorm: weight must have shape \[8\], got \[7\]/);
+    expect(() => b.rmsNorm(x, randomTensor(b, rng, [1, 8]).t, 1e-6)).toThrow(ShapeError);
+    expect(() => b.layerNorm(x, { eps: Number.NaN })).toThrow(ModDitError);
+  });
+});
