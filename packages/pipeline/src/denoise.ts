@@ -1,0 +1,100 @@
+import type { Branch } from '@mod-dit/scheduler';
+import { EulerSampler } from './euler.js';
+import { DenoiseCancelledError, ModelOutputError, PipelineOptionError } from './errors.js';
+import { guide } from './guidance.js';
+import { ProgressClock, type ProgressEvent } from './progress.js';
+import type { Sampler } from './sampler.js';
+import type { FlowSchedule } from './schedule.js';
+import { UniPCSampler } from './unipc.js';
+
+/** Branch ids the loop passes to the model, so per-branch attention state stays apart. */
+export const COND: Branch = 'cond';
+export const UNCOND: Branch = 'uncond';
+
+/** One model call of the loop. */
+export interface ModelCall {
+  step: number;
+  timestep: number;
+  sigma: number;
+  branch: Branch;
+  signal?: AbortSignal;
+}
+
+/** The denoiser: velocity v at latent x (host float32, latent layout) for one guidance branch. */
+export type VelocityModel = (x: Float32Array, call: ModelCall) => Promise<Float32Array>;
+
+/** Options of {@link denoise}. */
+export interface DenoiseOptions {
+  model: VelocityModel;
+  schedule: FlowSchedule;
+  /** The starting latent (pure noise at sigma_0); not modified. */
+  noise: Float32Array;
+  /** 'unipc' (Wan's, default), 'euler', or a sampler instance built on `schedule`. */
+  sampler?: 'unipc' | 'euler' | Sampler;
+  /** Classifier-free guidance scale; 1 runs the cond branch only. Default 5 (Wan). */
+  guidance?: number;
+  signal?: AbortSignal;
+  onProgress?: (e: ProgressEvent) => void;
+  /** Fraction of attention skipped during `step`, if the model knows it (shown in progress). */
+  sparsity?: (step: number) => number | undefined;
+  /** Sees the latent after each step (0-based), e.g. to compare runs step by step. */
+  onStep?: (step: number, latent: Float32Array) => void;
+}
+
+/** What {@link denoise} returns. */
+export interface DenoiseResult {
+  latent: Float32Array;
+  /** Wall time of each step, ms. */
+  stepMs: number[];
+  /** Sparsity per step as reported by `sparsity` (undefined where it reported none). */
+  sparsity: (number | undefined)[];
+}
+
+/**
+ * The flow-matching denoising loop: per step, the cond (and, with guidance != 1, the uncond)
+ * velocity, guidance, one sampler step. Checks `signal` before every model call.
+ */
+export async function denoise(opts: DenoiseOptions): Promise<DenoiseResult> {
+  const { model, schedule, noise, signal } = opts;
+  const guidance = opts.guidance ?? 5;
+  if (!Number.isFinite(guidance)) throw new PipelineOptionError(`denoise: guidance must be a finite number, got ${guidance}`);
+  const sampler = makeSampler(opts.sampler ?? 'unipc', schedule);
+  const clock = new ProgressClock(schedule.steps);
+  const stepMs: number[] = [];
+  const sparsity: (number | undefined)[] = [];
+  let x = noise;
+  for (let i = 0; i < schedule.steps; i++) {
+    const call = (branch: Branch): Promise<Float32Array> => {
+      if (signal?.aborted) throw new DenoiseCancelledError(i, signal.reason);
+      return checked(model(x, { step: i, timestep: schedule.timesteps[i], sigma: schedule.sigmas[i], branch, signal }), x.length, i, branch);
+    };
+    const vCond = await call(COND);
+    const v = guidance === 1 ? vCond : guide(vCond, await call(UNCOND), guidance);
+    x = sampler.step(i, x, v);
+    opts.onStep?.(i, x);
+    const s = opts.sparsity?.(i);
+    const ev = clock.tick(i, schedule.timesteps[i], schedule.sigmas[i], s);
+    stepMs.push(ev.stepMs);
+    sparsity.push(s);
+    opts.onProgress?.(ev);
+  }
+  return { latent: x, stepMs, sparsity };
+}
+
+function makeSampler(s: 'unipc' | 'euler' | Sampler, schedule: FlowSchedule): Sampler {
+  if (s === 'unipc') return new UniPCSampler(schedule);
+  if (s === 'euler') return new EulerSampler(schedule);
+  if (typeof s === 'object' && s && typeof s.step === 'function') {
+    if (s.schedule !== schedule) throw new PipelineOptionError(`denoise: the ${s.name} sampler was built on a different schedule`);
+    return s;
+  }
+  throw new PipelineOptionError(`denoise: sampler must be 'unipc', 'euler' or a Sampler, got ${String(s)}`);
+}
+
+async function checked(p: Promise<Float32Array>, n: number, step: number, branch: Branch): Promise<Float32Array> {
+  const v = await p;
+  if (!(v instanceof Float32Array) || v.length !== n)
+    throw new ModelOutputError(`step ${step}, branch ${String(branch)}: model returned ${v instanceof Float32Array ? v.length : typeof v} values, expected a Float32Array of ${n}`);
+  for (let j = 0; j < n; j++) if (!Number.isFinite(v[j])) throw new ModelOutputError(`step ${step}, branch ${String(branch)}: model output [${j}] is ${v[j]}`);
+  return v;
+}

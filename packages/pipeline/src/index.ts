@@ -1,0 +1,10 @@
+export { flowSchedule, shiftSigma, type FlowSchedule, type FlowScheduleOptions } from './schedule.js';
+export type { Sampler } from './sampler.js';
+export { EulerSampler } from './euler.js';
+export { UniPCSampler, type UniPCOptions } from './unipc.js';
+export { guide } from './guidance.js';
+export { seededNoise } from './noise.js';
+export { ProgressClock, type ProgressEvent } from './progress.js';
+export { denoise, COND, UNCOND, type DenoiseOptions, type DenoiseResult, type ModelCall, type VelocityModel } from './denoise.js';
+export { latentFidelity, type LatentFidelity } from './fidelity.js';
+export { DenoiseCancelledError, ModelOutputError, PipelineOptionError } from './errors.js';

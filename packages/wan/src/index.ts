@@ -1,0 +1,12 @@
+export { WAN_CONFIGS, wanConfig, samplingDefaults, ropeSplit, latentForVideo, tokenGrid, type WanConfig, type WanSamplingDefaults, type LatentShape } from './config.js';
+export { WAN_KEY_MAP, translateKey, detectLayout, wanWeightShapes, type WanLayout } from './weight-names.js';
+export { checkpointSource, seededWeightSource, type WeightSource } from './weight-source.js';
+export { loadWanWeights, WanWeights, type LoadWeightsOptions } from './weights.js';
+export { WanModel, type WanModelOptions, type WanForwardArgs, type AttentionCallRecord } from './model.js';
+export { OpClock, type OpCategory } from './op-clock.js';
+export { readWanInputs, readLatent, type WanInputs } from './inputs.js';
+export { wanVelocity, type WanVelocity } from './velocity.js';
+export { timestepSinusoid } from './host-math.js';
+export { WanInputError, WanWeightsError } from './errors.js';
+export { runWan, type WanRunOptions, type WanRunResult, type WanModSettings, type AttentionCounts } from './run.js';
+export { seededInputs } from './seeded-inputs.js';

@@ -1,0 +1,263 @@
+import { scope, type Backend, type DType, type Tensor } from '@mod-dit/tensor';
+import type { AttentionPlan, Branch, MaskScheduler } from '@mod-dit/scheduler';
+import { ropeSplit, tokenGrid, type LatentShape, type WanConfig } from './config.js';
+import { WanInputError } from './errors.js';
+import { geluErf, hostLayerNorm, hostLinear, timestepSinusoid } from './host-math.js';
+import { OpClock } from './op-clock.js';
+import type { WanWeights } from './weights.js';
+
+/** One self-attention call's outcome, for reports. */
+export interface AttentionCallRecord {
+  step: number;
+  layer: number;
+  branch: Branch;
+  kind: AttentionPlan['kind'];
+  /** Fraction of the score matrix skipped (0 for dense calls). */
+  sparsity: number;
+}
+
+/** Options of {@link WanModel}. */
+export interface WanModelOptions {
+  /** Routes every self-attention call through MOD-DiT's scheduler; dense everywhere when absent. */
+  scheduler?: MaskScheduler;
+  /** Accumulates time per op category. */
+  clock?: OpClock;
+  /** Receives every self-attention call's plan and sparsity. */
+  onAttention?: (r: AttentionCallRecord) => void;
+  /** Receives each block sparsity map [heads, n, n] before the scheduler observes it. */
+  onMap?: (site: { step: number; layer: number; branch: Branch }, map: Float32Array) => void;
+}
+
+/** Arguments of one {@link WanModel.forward}. */
+export interface WanForwardArgs {
+  /** Noisy latent [outDim, T, H, W], host float32. */
+  latent: Float32Array;
+  shape: LatentShape;
+  /** The (integer) timestep Wan's schedule gives this step. */
+  timestep: number;
+  /** Embedded text context from {@link WanModel.embedText}. */
+  context: Tensor;
+  /** Embedded CLIP tokens from {@link WanModel.embedImage} (I2V). */
+  image?: Tensor;
+  /** I2V conditioning [inDim - outDim, T, H, W] (mask + image latent), host float32. */
+  condition?: Float32Array;
+  /** The scheduler call site: denoising step and guidance branch. Default step 0, branch 0. */
+  step?: number;
+  branch?: Branch;
+}
+
+const F32: DType = 'f32';
+
+/**
+ * The Wan2.1 DiT forward (wan/modules/model.py) on any Backend. The residual stream,
+ * norms, modulation and RoPE run in f32; GEMMs and attention in the weights' compute dtype
+ * (as Wan does under bf16 autocast). Each block runs inside `scope()`, so its temporaries
+ * are freed when it returns.
+ */
+export class WanModel {
+  readonly config: WanConfig;
+  private readonly cdt: DType;
+
+  constructor(
+    readonly backend: Backend,
+    readonly weights: WanWeights,
+    private readonly opts: WanModelOptions = {},
+  ) {
+    this.config = weights.config;
+    this.cdt = weights.compute;
+  }
+
+  /** Text embeddings [L, textDim] (L <= textLen), zero-padded to textLen rows as Wan does, through the text MLP: [1, textLen, C]. */
+  embedText(context: Float32Array, rows: number): Tensor {
+    const c = this.config;
+    if (!Number.isInteger(rows) || rows < 1 || rows > c.textLen || context.length !== rows * c.textDim)
+      throw new WanInputError(`text context: expected [L, ${c.textDim}] with 1 <= L <= ${c.textLen}, got ${context.length} values for L = ${rows}`);
+    const padded = new Float32Array(c.textLen * c.textDim);
+    padded.set(context);
+    return scope(() => {
+      const x = this.upload(padded, [1, c.textLen, c.textDim]);
+      return this.linear(this.backend.gelu(this.linear(x, 'text_embedding.0')), 'text_embedding.2');
+    });
+  }
+
+  /**
+   * CLIP image features [N, imageDim] through img_emb (LayerNorm eps 1e-5, Linear, exact GELU,
+   * Linear, LayerNorm): [1, N, C]. Computed once per run on the host in float64, because the
+   * Backend contract has only the tanh GELU.
+   */
+  async embedImage(features: Float32Array, rows: number): Promise<Tensor> {
+    const c = this.config;
+    if (c.modelType !== 'i2v') throw new WanInputError(`${c.name} is a text-to-video model: it takes no image features`);
+    const D = c.imageDim;
+    if (!Number.isInteger(rows) || rows < 1 || features.length !== rows * D) throw new WanInputError(`clip_fea: expected [N, ${D}], got ${features.length} values for N = ${rows}`);
+    const w = async (n: string) => this.weights.get(n).toFloat32();
+    const x = Float64Array.from(features);
+    hostLayerNorm(x, D, await w('img_emb.proj.0.weight'), await w('img_emb.proj.0.bias'), 1e-5);
+    const h = hostLinear(x, rows, await w('img_emb.proj.1.weight'), await w('img_emb.proj.1.bias'), D, D).map(geluErf);
+    const o = hostLinear(h, rows, await w('img_emb.proj.3.weight'), await w('img_emb.proj.3.bias'), c.dim, D);
+    hostLayerNorm(o, c.dim, await w('img_emb.proj.4.weight'), await w('img_emb.proj.4.bias'), 1e-5);
+    const out = Float32Array.from(o);
+    return scope(() => this.upload(out, [1, rows, c.dim]));
+  }
+
+  /** Velocity (flow) prediction [outDim, T, H, W] for the noisy latent at `timestep`. */
+  async forward(a: WanForwardArgs): Promise<Float32Array> {
+    const c = this.config;
+    const b = this.backend;
+    const clock = this.opts.clock;
+    const t0 = performance.now();
+    const before = clock?.total() ?? 0;
+    const grid = tokenGrid(c, a.shape);
+    const input = this.inputLatent(a);
+    const { h: h0, e, e0 } = scope(() => {
+      const x = this.upload(input, [1, c.inDim, a.shape.frames, a.shape.height, a.shape.width]);
+      const tokens = b.patchify(x, { patch: c.patch, channels: 'first' });
+      const pw = this.weights.get('patch_embedding.weight');
+      const w = pw.reshape([c.dim, pw.size / c.dim]);
+      const h = this.f32(this.gemm(() => b.matmul(tokens, w, { transposeB: true, bias: this.weights.get('patch_embedding.bias') })));
+      const sin = this.upload(Float32Array.from(timestepSinusoid(c.freqDim, a.timestep)), [1, c.freqDim]);
+      const e = this.f32(this.linear(b.silu(this.linear(sin, 'time_embedding.0')), 'time_embedding.2'));
+      const e0 = this.f32(this.linear(b.silu(e), 'time_projection.1')).reshape([1, 6, c.dim]);
+      return { h, e, e0 };
+    });
+    let h = h0;
+    try {
+      for (let i = 0; i < c.layers; i++) {
+        const site = { step: a.step ?? 0, layer: i, branch: a.branch ?? 0 };
+        const plan = this.plan(site);
+        const { x, map } = scope(() => this.block(i, h, e0, a.context, a.image, grid, plan));
+        h.dispose();
+        h = x;
+        if (map) await this.observe(site, map);
+      }
+      const out = scope(() => {
+        const hm = b.add(this.weights.get('head.modulation'), e.reshape([1, 1, c.dim]));
+        const y = b.modulate(b.layerNorm(h, { eps: c.eps }), hm.slice(1, 1, 2), hm.slice(1, 0, 1));
+        return b.unpatchify(this.f32(this.linear(y, 'head.head')), grid, { patch: c.patch, channels: 'last' });
+      });
+      const v = await out.toFloat32();
+      out.dispose();
+      return v;
+    } finally {
+      h.dispose();
+      e.dispose();
+      e0.dispose();
+      clock?.settle(performance.now() - t0, before);
+    }
+  }
+
+  private block(i: number, x: Tensor, e0: Tensor, ctx: Tensor, img: Tensor | undefined, grid: [number, number, number], plan: AttentionPlan): { x: Tensor; map?: Tensor } {
+    const c = this.config;
+    const b = this.backend;
+    const W = (n: string) => this.weights.get(`blocks.${i}.${n}`);
+    const m = b.add(W('modulation'), e0);
+    const mod = (k: number) => m.slice(1, k, k + 1);
+    // self-attention
+    const h = b.modulate(b.layerNorm(x, { eps: c.eps }), mod(1), mod(0));
+    const q = this.rope(b.rmsNorm(this.f32(this.linear(h, `blocks.${i}.self_attn.q`)), W('self_attn.norm_q.weight'), c.eps), grid);
+    const k = this.rope(b.rmsNorm(this.f32(this.linear(h, `blocks.${i}.self_attn.k`)), W('self_attn.norm_k.weight'), c.eps), grid);
+    const v = this.heads(this.linear(h, `blocks.${i}.self_attn.v`));
+    const opts = plan.kind === 'sparse' ? { mask: plan.mask } : plan.kind === 'dense+map' ? { map: { tau: plan.tau, blockSize: plan.blockSize, tokens: plan.tokens } } : {};
+    const att = this.time('self-attention', () => b.attention(q, k, v, opts));
+    let y = this.linear(this.merge(att.out), `blocks.${i}.self_attn.o`);
+    x = b.gatedAdd(x, this.f32(y), mod(2));
+    // cross-attention: text (+ image for I2V), dense, no gate
+    const hc = b.layerNorm(x, { weight: W('norm3.weight'), bias: W('norm3.bias'), eps: c.eps });
+    const cq = this.heads(this.cast(b.rmsNorm(this.f32(this.linear(hc, `blocks.${i}.cross_attn.q`)), W('cross_attn.norm_q.weight'), c.eps)));
+    const ck = this.heads(this.cast(b.rmsNorm(this.f32(this.linear(ctx, `blocks.${i}.cross_attn.k`)), W('cross_attn.norm_k.weight'), c.eps)));
+    let o = this.time('cross-attention', () => b.attention(cq, ck, this.heads(this.linear(ctx, `blocks.${i}.cross_attn.v`))).out);
+    if (img) {
+      const ik = this.heads(this.cast(b.rmsNorm(this.f32(this.linear(img, `blocks.${i}.cross_attn.k_img`)), W('cross_attn.norm_k_img.weight'), c.eps)));
+      const iv = this.heads(this.linear(img, `blocks.${i}.cross_attn.v_img`));
+      o = b.add(o, this.time('cross-attention', () => b.attention(cq, ik, iv).out));
+    }
+    x = b.add(x, this.f32(this.linear(this.merge(o), `blocks.${i}.cross_attn.o`)));
+    // feed-forward
+    const f = b.modulate(b.layerNorm(x, { eps: c.eps }), mod(4), mod(3));
+    y = this.linear(b.gelu(this.linear(f, `blocks.${i}.ffn.0`)), `blocks.${i}.ffn.2`);
+    x = b.gatedAdd(x, this.f32(y), mod(5));
+    return att.map ? { x, map: att.map } : { x };
+  }
+
+  private plan(site: { step: number; layer: number; branch: Branch }): AttentionPlan {
+    const s = this.opts.scheduler;
+    const plan: AttentionPlan = s ? this.time('mod', () => s.plan(site)) : { kind: 'dense' };
+    this.opts.onAttention?.({ ...site, kind: plan.kind, sparsity: plan.kind === 'sparse' ? 1 - plan.mask.density() : 0 });
+    return plan;
+  }
+
+  private async observe(site: { step: number; layer: number; branch: Branch }, map: Tensor): Promise<void> {
+    const s = this.opts.scheduler as MaskScheduler;
+    const run = async () => {
+      const data = await map.toFloat32();
+      map.dispose();
+      this.opts.onMap?.(site, data);
+      s.observe(site, data);
+    };
+    await (this.opts.clock ? this.opts.clock.timeAsync('mod', run) : run());
+  }
+
+  /** x [.., C] through the Linear `name` (weights in the compute dtype). */
+  private linear(x: Tensor, name: string): Tensor {
+    const xc = this.cast(x);
+    return this.gemm(() => this.backend.matmul(xc, this.weights.get(`${name}.weight`), { transposeB: true, bias: this.weights.get(`${name}.bias`) }));
+  }
+
+  private gemm(fn: () => Tensor): Tensor {
+    return this.time('gemm', fn);
+  }
+
+  private time<T>(cat: 'self-attention' | 'cross-attention' | 'gemm' | 'mod', fn: () => T): T {
+    return this.opts.clock ? this.opts.clock.time(cat, fn) : fn();
+  }
+
+  /** f32 [1, L, C] -> RoPE -> compute dtype [1, H, L, D]. */
+  private rope(x: Tensor, grid: [number, number, number]): Tensor {
+    const c = this.config;
+    const d = c.dim / c.heads;
+    const r = this.backend.rope3d(x.reshape([1, x.shape[1], c.heads, d]), { grid, split: ropeSplit(d), theta: 10000 });
+    return this.cast(r).permute([0, 2, 1, 3]);
+  }
+
+  /** [1, L, C] -> [1, H, L, D] view. */
+  private heads(x: Tensor): Tensor {
+    const c = this.config;
+    return x.reshape([1, x.shape[1], c.heads, c.dim / c.heads]).permute([0, 2, 1, 3]);
+  }
+
+  /** [1, H, L, D] -> [1, L, C]. */
+  private merge(x: Tensor): Tensor {
+    return this.backend.contiguous(x.permute([0, 2, 1, 3])).reshape([1, x.shape[2], this.config.dim]);
+  }
+
+  private f32(t: Tensor): Tensor {
+    return t.dtype === F32 ? t : this.backend.cast(t, F32);
+  }
+
+  private cast(t: Tensor): Tensor {
+    return t.dtype === this.cdt ? t : this.backend.cast(t, this.cdt);
+  }
+
+  private upload(data: Float32Array, shape: number[]): Tensor {
+    return this.cast(this.backend.upload(data, shape, F32));
+  }
+
+  /** The latent, with the I2V conditioning appended along channels (the outer axis). */
+  private inputLatent(a: WanForwardArgs): Float32Array {
+    const c = this.config;
+    const { frames, height, width } = a.shape;
+    const plane = frames * height * width;
+    if (a.latent.length !== c.outDim * plane) throw new WanInputError(`latent: expected [${c.outDim}, ${frames}, ${height}, ${width}] = ${c.outDim * plane} values, got ${a.latent.length}`);
+    const extra = c.inDim - c.outDim;
+    if (extra === 0) {
+      if (a.condition) throw new WanInputError(`${c.name} takes no conditioning latent y`);
+      return a.latent;
+    }
+    if (!a.condition || a.condition.length !== extra * plane)
+      throw new WanInputError(`y (I2V conditioning): expected [${extra}, ${frames}, ${height}, ${width}] = ${extra * plane} values, got ${a.condition?.length ?? 'none'}`);
+    const x = new Float32Array(c.inDim * plane);
+    x.set(a.latent);
+    x.set(a.condition, a.latent.length);
+    return x;
+  }
+}

@@ -1,0 +1,85 @@
+// End-to-end dense vs MOD-DiT denoising runs of our Wan implementation on any backend, from
+// the same seeded weights, stand-in embeddings and noise: the issue-6 "50-step MOD run vs our
+// dense run" measurement. `mod-dit compare` does the same on the CLI's backends (CPU today).
+//
+// Usage: node tools/reference/wan-compare.mjs [--backend cuda|webgpu|cpu] [--model t2v-1.3B]
+//          [--latent 21x60x104] [--dtype bf16] [--steps 50] [--guidance 5] [--shift 5]
+//          [--density 0.2 | --top-k 350] [--warmup 12] [--interval 10] [--out file.jsonl]
+// Prints one JSON line: wall time of each run (every step ends with the latent's read-back,
+// so wall times are real on asynchronous backends; the per-category times are host-side on
+// them), the speedup, latent PSNR / relative error of MOD against dense, per-step sparsity.
+import { appendFileSync } from 'node:fs';
+
+const wan = await import('../../packages/wan/dist/index.js');
+const { latentFidelity, seededNoise } = await import('../../packages/pipeline/dist/index.js');
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : argv[i + 1];
+};
+const backendName = opt('backend', 'cpu');
+const config = wan.wanConfig(opt('model', 't2v-1.3B'));
+const tiny = config.name.startsWith('tiny');
+const [frames, height, width] = opt('latent', tiny ? '3x16x24' : '21x60x104').split('x').map(Number);
+const dtype = opt('dtype', backendName === 'cpu' ? 'f32' : 'bf16');
+const steps = Number(opt('steps', tiny ? '8' : '50'));
+const guidance = Number(opt('guidance', '5'));
+const shift = Number(opt('shift', '5'));
+const topK = opt('top-k', undefined);
+const budget = topK !== undefined ? { kind: 'top-k', k: Number(topK) } : { kind: 'density', density: Number(opt('density', '0.2')) };
+const mod = {
+  blockSize: Number(opt('block-size', tiny ? '64' : '128')),
+  warmup: Number(opt('warmup', tiny ? '3' : '12')),
+  interval: Number(opt('interval', tiny ? '3' : '10')),
+  denseLayers: 1,
+  budget,
+};
+const out = opt('out', '');
+
+async function makeBackend(name) {
+  if (name === 'cpu') return (await import('../../packages/tensor/dist/index.js')).cpuBackend();
+  if (name === 'cuda') return (await import('../../packages/cuda/dist/index.js')).createCudaBackend();
+  if (name === 'webgpu') return (await import('../../packages/webgpu/dist/index.js')).createWebGPUBackend();
+  throw new Error(`unknown backend ${name}`);
+}
+
+const backend = await makeBackend(backendName);
+const latent = { channels: config.outDim, frames, height, width };
+const t0 = performance.now();
+const weights = await wan.loadWanWeights(wan.seededWeightSource(config, 0), backend, config, { compute: dtype });
+await backend.sync();
+const loadMs = performance.now() - t0;
+const common = { backend, weights, latent, inputs: wan.seededInputs(config, 0, latent), noise: seededNoise([config.outDim, frames, height, width], 0), steps, shift, guidance };
+const progress = (label) => (e) => process.stderr.write(`\r${label} ${e.step}/${e.steps} ${e.itPerSec.toFixed(2)} it/s${e.step === e.steps ? '\n' : ''}`);
+const dense = await wan.runWan({ ...common, attention: 'dense', onProgress: progress('dense') });
+const sparse = await wan.runWan({ ...common, attention: 'mod', mod, onProgress: progress('mod') });
+const round = (v, k = 1) => Math.round(v * 10 ** k) / 10 ** k;
+const fid = latentFidelity(sparse.latent, dense.latent);
+const result = {
+  impl: '@mod-dit/wan',
+  backend: backend.name,
+  model: config.name,
+  latent: [frames, height, width],
+  tokens: (frames * height * width) / 4,
+  dtype,
+  steps,
+  guidance,
+  mod,
+  loadMs: Math.round(loadMs),
+  denseMs: Math.round(dense.wallMs),
+  modMs: Math.round(sparse.wallMs),
+  speedup: round(dense.wallMs / sparse.wallMs, 3),
+  psnrDb: Number.isFinite(fid.psnrDb) ? round(fid.psnrDb, 2) : 'identical',
+  relativeError: fid.relativeError,
+  sparseCallSparsity: round(sparse.sparseCallSparsity, 4),
+  sparsityPerStep: sparse.sparsity.map((s) => round(s, 3)),
+  calls: sparse.calls,
+  modStepMs: sparse.stepMs.map((s) => Math.round(s)),
+  denseStepMs: dense.stepMs.map((s) => Math.round(s)),
+  hostTimeMs: { dense: Object.fromEntries(Object.entries(dense.timeMs).map(([k, v]) => [k, Math.round(v)])), mod: Object.fromEntries(Object.entries(sparse.timeMs).map(([k, v]) => [k, Math.round(v)])) },
+};
+console.log(JSON.stringify(result));
+if (out) appendFileSync(out, `${JSON.stringify(result)}\n`);
+weights.dispose();
+backend.destroy?.();

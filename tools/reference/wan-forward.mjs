@@ -1,0 +1,105 @@
+// Times one Wan2.1 DiT forward of OUR implementation (@mod-dit/wan, built dist) on a backend,
+// with seeded weights: the counterpart of `wan_reference.py --time`. Run both in the same
+// command on the same card and compare the medians.
+//
+// Usage: node tools/reference/wan-forward.mjs [--backend cpu|cuda|webgpu] [--model t2v-1.3B]
+//          [--latent 21x60x104] [--dtype bf16] [--iters 3] [--attention dense|mod|dense,mod] [--density 0.2]
+//          [--out file.jsonl]
+// --attention mod: warm-up 2 (steps 0 and 1 are the dense + map steps that fit the first mask,
+// run untimed), then the timed iterations are sparse steps 2, 3, ... (at most 9) under the
+// --density block budget, layer 0 dense.
+// Needs `npx tsup` in packages/tensor, predictor, scheduler, pipeline, wan (and cuda or webgpu).
+// Weights are generated on the host tensor by tensor (1.3B: ~1.4e9 normals, tens of seconds),
+// uploaded as f32 and cast on the device. Timing: wall clock around forward() closed by
+// backend.sync() (forward() itself ends with a read-back of the output), after one warm-up.
+import { appendFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+const wan = await import('../../packages/wan/dist/index.js');
+const { seededNoise } = await import('../../packages/pipeline/dist/index.js');
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : argv[i + 1];
+};
+const backendName = opt('backend', 'cpu');
+const config = wan.wanConfig(opt('model', 't2v-1.3B'));
+const [frames, height, width] = opt('latent', config.name.startsWith('tiny') ? '3x16x24' : '21x60x104').split('x').map(Number);
+const dtype = opt('dtype', backendName === 'cpu' ? 'f32' : 'bf16');
+const iters = Number(opt('iters', '3'));
+const attentionModes = opt('attention', 'dense').split(',');
+const density = Number(opt('density', '0.2'));
+const out = opt('out', '');
+
+async function makeBackend(name) {
+  if (name === 'cpu') return (await import('../../packages/tensor/dist/index.js')).cpuBackend();
+  if (name === 'cuda') return (await import('../../packages/cuda/dist/index.js')).createCudaBackend();
+  if (name === 'webgpu') return (await import('../../packages/webgpu/dist/index.js')).createWebGPUBackend();
+  throw new Error(`unknown backend ${name}`);
+}
+
+const backend = await makeBackend(backendName);
+const latent = { channels: config.outDim, frames, height, width };
+const tokens = (frames * height * width) / 4;
+let t0 = performance.now();
+const weights = await wan.loadWanWeights(wan.seededWeightSource(config, 0), backend, config, { compute: dtype });
+await backend.sync();
+const loadMs = performance.now() - t0;
+
+const inputs = wan.seededInputs(config, 0, latent);
+const noise = seededNoise([config.outDim, frames, height, width], 0);
+const { MaskScheduler } = await import('../../packages/scheduler/dist/index.js');
+
+/** Times `iters` forwards under one attention mode and prints (and appends) one JSON line. */
+async function timeMode(attention) {
+  let scheduler;
+  if (attention === 'mod') {
+    if (iters > 9) throw new Error('--attention mod times sparse steps 2..10: at most 9 iterations');
+    scheduler = new MaskScheduler({
+      heads: config.heads,
+      geometry: { videoTokens: tokens, tokensPerFrame: (height * width) / 4 },
+      steps: 50,
+      warmup: 2,
+      interval: 10,
+      denseLayers: 1,
+      budget: { kind: 'density', density },
+    });
+  }
+  const model = new wan.WanModel(backend, weights, { scheduler });
+  const context = model.embedText(inputs.context, inputs.contextRows);
+  const image = config.modelType === 'i2v' ? await model.embedImage(inputs.clipFea, inputs.clipRows) : undefined;
+  const forward = (step) => model.forward({ latent: noise, shape: latent, timestep: 999, context, image, condition: inputs.y, step });
+  // warm-up (kernel compilation, allocator); under MOD also the two map steps that issue the masks
+  await forward(0);
+  if (attention === 'mod') await forward(1);
+  const times = [];
+  for (let i = 0; i < iters; i++) {
+    const t = performance.now();
+    await forward(attention === 'mod' ? 2 + i : 0);
+    await backend.sync();
+    times.push(performance.now() - t);
+  }
+  context.dispose();
+  image?.dispose();
+  const sorted = [...times].sort((a, b) => a - b);
+  const result = {
+    impl: '@mod-dit/wan',
+    backend: backend.name,
+    model: config.name,
+    latent: [frames, height, width],
+    tokens,
+    dtype,
+    attention,
+    ...(attention === 'mod' ? { density } : {}),
+    loadMs: Math.round(loadMs),
+    forwardMs: times.map((t) => Math.round(t * 10) / 10),
+    forwardMsMedian: Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10,
+  };
+  console.log(JSON.stringify(result));
+  if (out) appendFileSync(out, `${JSON.stringify(result)}\n`);
+}
+
+for (const mode of attentionModes) await timeMode(mode);
+weights.dispose();
+backend.destroy?.();
