@@ -1,0 +1,187 @@
+import { ShapeError } from '@mod-dit/tensor';
+import type { BlockLayout } from './block-layout.js';
+import { InvalidMapError, InvalidOptionError } from './errors.js';
+import { NormalFactor } from './normal-factor.js';
+
+/**
+ * The fitted weight of every structural line, per head. Values are in sparsity units
+ * (the map's: 1 = negligible), so SMALLER means denser / more important.
+ */
+export interface Features {
+  heads: number;
+  /** Blocks per side of the map the features were fitted on. */
+  n: number;
+  /** [heads, 2n-1]: weight of block diagonal k = col - row at index k + n - 1. */
+  diagonals: Float64Array;
+  /** [heads, n]: weight of block column j, multiplied by `columnScale`. */
+  columns: Float64Array;
+  /** [heads]: weight b_d of the frame-tile indicator. */
+  tiles: Float64Array;
+  /** Factor applied to the fitted column weights: 0.5 reproduces the reference (which stores c / 2), 1 is the plain fit. */
+  columnScale: number;
+}
+
+/** Options of {@link fitFeatures}. */
+export interface FitOptions {
+  /** Ridge lambda. Default 1 (what the reference passes). */
+  lambda?: number;
+  /**
+   * Scale of the stored column weights. Default 0.5: the reference halves them, which
+   * favours columns over diagonals when both are ranked together. 1: the least-squares value.
+   */
+  columnScale?: number;
+}
+
+/**
+ * M^T s for every head in one pass over the map: sums along each block diagonal, each
+ * block column, and over the frame tiles. `map` is [heads, n, n] row-major (query block,
+ * key block). Returns [heads, 3n] in the unknowns' order (diagonals, columns, tile).
+ */
+export function projectMap(map: Float32Array, heads: number, layout: BlockLayout): Float64Array {
+  const n = layout.n;
+  checkMap(map, heads, layout);
+  const nd = 2 * n - 1;
+  const size = 3 * n;
+  const out = new Float64Array(heads * size);
+  const { tileStart, tileEnd } = layout;
+  for (let h = 0; h < heads; h++) {
+    const base = h * size;
+    const colBase = base + nd;
+    let i = 0;
+    for (; i + ROW_GROUP <= n; i += ROW_GROUP) addRowGroup(map, out, (h * n + i) * n, colBase, base + n - 1 - (i + ROW_GROUP - 1), n);
+    for (; i < n; i++) {
+      const row = (h * n + i) * n;
+      const diagBase = base + n - 1 - i;
+      for (let j = 0; j < n; j++) {
+        const v = map[row + j];
+        out[colBase + j] += v;
+        out[diagBase + j] += v;
+      }
+    }
+    let tile = 0;
+    for (let i = 0; i < n; i++) {
+      const row = (h * n + i) * n;
+      for (let j = row + tileStart[i], e = row + tileEnd[i]; j < e; j++) tile += map[j];
+    }
+    out[base + size - 1] = tile;
+    // Entries are not range-checked one by one (that would be a second pass): a NaN or Inf
+    // poisons its column sum, and a column sum outside [0, n] means entries outside [0, 1]
+    // (a map in percent, logits, ...). Only then is the head scanned for the culprit.
+    for (let j = 0; j < n; j++) {
+      const c = out[colBase + j];
+      if (!(c >= 0 && c <= n)) reportBadEntry(map, h, n);
+    }
+  }
+  return out;
+}
+
+/** Rows handled together by {@link addRowGroup}. */
+const ROW_GROUP = 8;
+
+/**
+ * Adds 8 consecutive map rows (starting at flat index r0) to the column sums at colBase and
+ * the diagonal sums, where diagLast + j is the diagonal of (last row of the group, column j).
+ * Each entry is loaded once. Row t's entry at column j lies on the same diagonal as the last
+ * row's entry at column j + 7 - t, so the diagonal partial sums ride a 7-deep register
+ * pipeline (p0..p6) and each float64 diagonal and column sum is written once per 8 entries.
+ */
+function addRowGroup(map: Float32Array, out: Float64Array, r0: number, colBase: number, diagLast: number, n: number): void {
+  const r1 = r0 + n;
+  const r2 = r1 + n;
+  const r3 = r2 + n;
+  const r4 = r3 + n;
+  const r5 = r4 + n;
+  const r6 = r5 + n;
+  const r7 = r6 + n;
+  // p_t: the sum over rows 0..t of the diagonal that reaches row t at the current column
+  let p0 = 0;
+  let p1 = 0;
+  let p2 = 0;
+  let p3 = 0;
+  let p4 = 0;
+  let p5 = 0;
+  let p6 = 0;
+  for (let j = 0; j < n; j++) {
+    const v0 = map[r0 + j];
+    const v1 = map[r1 + j];
+    const v2 = map[r2 + j];
+    const v3 = map[r3 + j];
+    const v4 = map[r4 + j];
+    const v5 = map[r5 + j];
+    const v6 = map[r6 + j];
+    const v7 = map[r7 + j];
+    out[colBase + j] += v0 + v1 + v2 + v3 + v4 + v5 + v6 + v7;
+    out[diagLast + j] += p6 + v7;
+    p6 = p5 + v6;
+    p5 = p4 + v5;
+    p4 = p3 + v4;
+    p3 = p2 + v3;
+    p2 = p1 + v2;
+    p1 = p0 + v1;
+    p0 = v0;
+  }
+  // diagonals that leave the grid before the group's last row
+  out[diagLast + n] += p6;
+  out[diagLast + n + 1] += p5;
+  out[diagLast + n + 2] += p4;
+  out[diagLast + n + 3] += p3;
+  out[diagLast + n + 4] += p2;
+  out[diagLast + n + 5] += p1;
+  out[diagLast + n + 6] += p0;
+}
+
+/**
+ * The ridge least-squares fit (M^T M + lambda I) x = M^T s of every head of a block
+ * sparsity map [heads, n, n] (values in [0, 1], 1 = negligible). The factor of
+ * M^T M + lambda I is built once per (geometry, lambda) and reused.
+ */
+export function fitFeatures(map: Float32Array, heads: number, layout: BlockLayout, options: FitOptions = {}): Features {
+  return fitProjections(projectMap(map, heads, layout), heads, layout, options);
+}
+
+/**
+ * The same fit from precomputed projections M^T s [heads, 3n] (diagonal sums, column sums,
+ * tile sum; the layout of {@link projectMap}). For runtimes whose map kernel also reduces
+ * the map on the device: the host then never touches the heads x n x n map.
+ */
+export function fitProjections(projections: Float64Array, heads: number, layout: BlockLayout, options: FitOptions = {}): Features {
+  const lambda = options.lambda ?? 1;
+  const columnScale = options.columnScale ?? 0.5;
+  if (!(columnScale > 0) || !Number.isFinite(columnScale)) throw new InvalidOptionError(`columnScale must be a positive finite number, got ${columnScale}`);
+  if (projections.length !== heads * layout.unknowns)
+    throw new ShapeError(`projections: expected [${heads}, ${layout.unknowns}] = ${heads * layout.unknowns} entries, got ${projections.length}`);
+  const x = NormalFactor.cached(layout, lambda).solve(projections, heads);
+  return splitUnknowns(x, heads, layout.n, columnScale);
+}
+
+/** Splits solutions [heads, 3n] into a {@link Features}, scaling the columns. */
+function splitUnknowns(x: Float64Array, heads: number, n: number, columnScale: number): Features {
+  const nd = 2 * n - 1;
+  const size = 3 * n;
+  const diagonals = new Float64Array(heads * nd);
+  const columns = new Float64Array(heads * n);
+  const tiles = new Float64Array(heads);
+  for (let h = 0; h < heads; h++) {
+    diagonals.set(x.subarray(h * size, h * size + nd), h * nd);
+    for (let j = 0; j < n; j++) columns[h * n + j] = x[h * size + nd + j] * columnScale;
+    tiles[h] = x[h * size + size - 1];
+  }
+  return { heads, n, diagonals, columns, tiles, columnScale };
+}
+
+/** Throws unless `map` is a Float32Array of heads * n * n entries. */
+export function checkMap(map: Float32Array, heads: number, layout: BlockLayout, what = 'sparsity map'): void {
+  if (!Number.isInteger(heads) || heads < 1) throw new InvalidOptionError(`heads must be a positive integer, got ${heads}`);
+  if (!(map instanceof Float32Array)) throw new ShapeError(`${what}: expected a Float32Array [heads, n, n], got ${Object.prototype.toString.call(map)}`);
+  const expected = layout.mapLength(heads);
+  if (map.length !== expected)
+    throw new ShapeError(`${what}: expected [${heads}, ${layout.n}, ${layout.n}] = ${expected} entries (n = ceil(${layout.videoTokens} / ${layout.blockSize})), got ${map.length}`);
+}
+
+function reportBadEntry(map: Float32Array, h: number, n: number): never {
+  for (let i = 0; i < n * n; i++) {
+    const v = map[h * n * n + i];
+    if (!(v >= 0 && v <= 1)) throw new InvalidMapError(`sparsity map: head ${h}, block (${Math.floor(i / n)}, ${i % n}) is ${v}; entries must be fractions in [0, 1]`);
+  }
+  throw new InvalidMapError(`sparsity map: head ${h} has a column sum outside [0, ${n}]`);
+}
