@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BlockMask, BlockMaskError, type DType, DTypeError, ShapeError } from '../src/index.js';
+import { AttentionWorkspace } from '../src/cpu/attention-simd.js';
 import { CpuBackend, FLOATS, Rng, expectRounded, randomTensor, values } from './support/random.js';
 
 const b = new CpuBackend();
@@ -38,6 +39,50 @@ function attentionRef(q: Float64Array, k: Float64Array, v: Float64Array, [B, H, 
       }
     }
   return { out, lse, p };
+}
+
+/**
+ * The plain scalar float64 loops the SIMD kernels must reproduce bit for bit: each score a
+ * dot product in d order times scale; the row max; exp(s - max) summed in key order; P·V
+ * summed in key order, times 1/sum. Keys that are not allowed are never read.
+ */
+function attentionScalar(q: Float64Array, k: Float64Array, v: Float64Array, [B, H, Lq, Lk, D]: number[], scale: number, allowed: (h: number, i: number, j: number) => boolean) {
+  const out = new Float64Array(B * H * Lq * D);
+  const lse = new Float64Array(B * H * Lq).fill(-Infinity);
+  for (let bh = 0; bh < B * H; bh++)
+    for (let i = 0; i < Lq; i++) {
+      const keys = Array.from({ length: Lk }, (_, j) => j).filter((j) => allowed(bh % H, i, j));
+      if (keys.length === 0) continue;
+      const s = keys.map((j) => {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += q[(bh * Lq + i) * D + d] * k[(bh * Lk + j) * D + d];
+        return dot * scale;
+      });
+      let m = -Infinity;
+      for (const x of s) if (x > m) m = x;
+      let sum = 0;
+      const p = s.map((x) => {
+        const e = Math.exp(x - m);
+        sum += e;
+        return e;
+      });
+      for (let d = 0; d < D; d++) {
+        let acc = 0;
+        keys.forEach((j, n) => {
+          acc += p[n] * v[(bh * Lk + j) * D + d];
+        });
+        out[(bh * Lq + i) * D + d] = acc * (1 / sum);
+      }
+      lse[bh * Lq + i] = m + Math.log(sum);
+    }
+  return { out, lse };
+}
+
+/** f32 tensor [B, H, L, D] of N(0, 1) draws, with `poke` applied to its float64 mirror first. */
+function poked(rng: Rng, shape: number[], poke: (x: Float64Array) => void = () => {}) {
+  const x = Float64Array.from({ length: shape.reduce((a, n) => a * n, 1) }, () => Math.fround(rng.normal()));
+  poke(x);
+  return { t: b.upload(Float32Array.from(x), shape, 'f32'), x };
 }
 
 /** q, k, v given as [B, L, H, D] views permuted to [B, H, L, D] (non-contiguous, as a DiT produces them). */
@@ -145,6 +190,91 @@ describe('cpu attention', () => {
       expect(spread).toBeGreaterThan(0); // the data really straddles tau
       expectRounded(await values(r.out), ref.out, 'f32', 1e-12, 'out with map');
     });
+
+  it('equals the plain scalar float64 loops bit for bit: odd Lk and D, rows not a multiple of 4, several key spans', async () => {
+    const rng = new Rng(77);
+    for (const [Lq, Lk, D, bs] of [[23, 31, 1, 64], [37, 149, 5, 64], [9, 130, 6, 128], [66, 197, 3, 64]]) {
+      const H = 2;
+      const [q, k, v] = [poked(rng, [1, H, Lq, D]), poked(rng, [1, H, Lk, D]), poked(rng, [1, H, Lk, D])];
+      const nQ = Math.ceil(Lq / bs);
+      const nK = Math.ceil(Lk / bs);
+      const grid = Array.from({ length: H * nQ * nK }, () => (rng.uniform() < 0.5 ? 1 : 0));
+      const mask = BlockMask.fromDense({ heads: H, qLen: Lq, kLen: Lk, blockSize: bs }, grid);
+      const cases = [
+        { opts: {}, allowed: () => true },
+        { opts: { mask }, allowed: (h: number, i: number, j: number) => mask.isActive(h, Math.floor(i / bs), Math.floor(j / bs)) },
+      ];
+      for (const { opts, allowed } of cases) {
+        const r = b.attention(q.t, k.t, v.t, opts);
+        const ref = attentionScalar(q.x, k.x, v.x, [1, H, Lq, Lk, D], 1 / Math.sqrt(D), allowed);
+        expect(await values(r.out)).toEqual(Float32Array.from(ref.out));
+        expect(await values(r.lse)).toEqual(Float32Array.from(ref.lse));
+      }
+    }
+  });
+
+  it('never reads keys of inactive blocks: infinities and NaNs there leave the output exact', async () => {
+    const rng = new Rng(13);
+    const [H, Lq, Lk, D, bs] = [1, 12, 149, 4, 64];
+    // key block 1 = keys [64, 128) is inactive between two active ones; the last key (148) is unpaired
+    const mask = BlockMask.fromDense({ heads: H, qLen: Lq, kLen: Lk, blockSize: bs }, [1, 0, 1]);
+    const q = poked(rng, [1, H, Lq, D]);
+    const k = poked(rng, [1, H, Lk, D], (x) => {
+      x[64 * D] = Number.NaN;
+      x[100 * D + 1] = Infinity;
+    });
+    const v = poked(rng, [1, H, Lk, D], (x) => {
+      x[64 * D + 2] = Infinity;
+      x[127 * D] = Number.NaN;
+    });
+    const r = b.attention(q.t, k.t, v.t, { mask });
+    const ref = attentionScalar(q.x, k.x, v.x, [1, H, Lq, Lk, D], 0.5, (h, i, j) => mask.isActive(h, Math.floor(i / bs), Math.floor(j / bs)));
+    const out = await values(r.out);
+    expect(out.every(Number.isFinite)).toBe(true);
+    expect(out).toEqual(Float32Array.from(ref.out));
+  });
+
+  it('gives the same bits before and after a larger call reused its working memory', async () => {
+    const rng = new Rng(21);
+    const small = [poked(rng, [1, 1, 9, 5]), poked(rng, [1, 1, 11, 5]), poked(rng, [1, 1, 11, 5])];
+    const first = await values(b.attention(small[0].t, small[1].t, small[2].t).out);
+    const big = [poked(rng, [2, 2, 40, 6]), poked(rng, [2, 2, 45, 6]), poked(rng, [2, 2, 45, 6])];
+    b.attention(big[0].t, big[1].t, big[2].t, { map: { tau: 1e-3, blockSize: 8 } });
+    const again = await values(b.attention(small[0].t, small[1].t, small[2].t).out);
+    expect(again).toEqual(first);
+    expect(again).toEqual(Float32Array.from(attentionScalar(small[0].x, small[1].x, small[2].x, [1, 1, 9, 11, 5], 1 / Math.sqrt(5), () => true).out));
+  });
+
+  it('SIMD kernels: float64 scores and P.V equal scalar loops bit for bit (before output rounding)', () => {
+    const rng = new Rng(3);
+    // values spread over many binades, so that any change in summation order shows up
+    const wide = (n: number) => Float32Array.from({ length: n }, () => rng.normal() * 2 ** Math.floor(rng.uniform() * 20 - 10));
+    for (const [Lq, Lk, D, tile] of [[77, 149, 5, 64], [70, 200, 8, 128]]) {
+      const [Q, K, V] = [wide(Lq * D), wide(Lk * D), wide(Lk * D)];
+      const ws = new AttentionWorkspace(Lq, Lk, D, tile, true);
+      ws.loadHead(Q, K, V, 0, 0);
+      const spans = Int32Array.of(0, 64, 128, Lk); // a gap [64, 128) and an odd end when Lk is odd
+      const [r0, rows] = [Lq > tile ? tile : 0, Math.min(tile, Lq - (Lq > tile ? tile : 0))];
+      const scale = 0.37;
+      ws.score(r0, rows, spans, 2, scale);
+      for (let r = 0; r < rows; r++)
+        for (const [a, e] of [[0, 64], [128, Lk]])
+          for (let j = a; j < e; j++) {
+            let dot = 0;
+            for (let d = 0; d < D; d++) dot += Q[(r0 + r) * D + d] * K[j * D + d];
+            expect(ws.scores[r * ws.ld + j]).toBe(dot * scale);
+          }
+      const p = Float64Array.from({ length: rows * ws.ld }, () => rng.uniform() * 2 ** Math.floor(rng.uniform() * 30 - 15));
+      for (let r = 0; r < rows; r++) ws.probs.set(p.subarray(r * ws.ld, (r + 1) * ws.ld), r * ws.ld);
+      ws.accumulate(rows, spans, 2);
+      for (let r = 0; r < rows; r++)
+        for (let d = 0; d < D; d++) {
+          let acc = 0;
+          for (const [a, e] of [[0, 64], [128, Lk]]) for (let j = a; j < e; j++) acc += p[r * ws.ld + j] * V[j * D + d];
+          expect(ws.acc[r * ws.dp + d]).toBe(acc);
+        }
+    }
+  });
 
   it('rejects mismatched shapes, dtypes and masks', () => {
     const rng = new Rng(9);

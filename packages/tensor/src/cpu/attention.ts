@@ -3,11 +3,12 @@ import { BlockMask } from '../block-mask.js';
 import { BlockMaskError, ShapeError } from '../errors.js';
 import { fmtShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { AttentionWorkspace } from './attention-simd.js';
 import { checkFloat, checkNumber, checkRank, checkSameDType, isPositiveInt } from './checks.js';
 import type { MakeTensor } from './copy.js';
 import { encode, gatherF32 } from './host.js';
 
-/** Query rows and keys per tile of the dense path (the sparse path tiles by the mask's blocks). */
+/** Query rows per tile of the dense path (the sparse path tiles by the mask's blocks). */
 const DENSE_TILE = 64;
 
 /** Resolved geometry of a sparsity map request. */
@@ -77,9 +78,10 @@ export function validateAttention(backend: Backend, q: Tensor, k: Tensor, v: Ten
 }
 
 /**
- * Exact attention in float64 from the decoded inputs. Per (batch, head) and query tile it
- * computes each active score once into a row buffer, then a two-pass softmax (max, then
- * sum of exp) and P·V over the same active key blocks; inactive blocks are never touched.
+ * Exact attention in float64 from the decoded inputs. Per (batch, head) it decodes q/k/v once
+ * into float64 rows in wasm memory; per query tile it computes each active score once into a
+ * row buffer (SIMD kernels, see attention-simd.ts), then a two-pass softmax (max, then sum
+ * of exp) and P·V over the same active key spans; inactive blocks are never touched.
  * Semantics (all backends): keys in inactive mask blocks are excluded from the softmax;
  * a row with no active key outputs 0 with lse -Infinity. The map counts, over the first
  * `tokens` queries and keys, the entries with s_ij - lse_i < ln(tau) decided in float64,
@@ -96,72 +98,31 @@ export function attention(backend: Backend, make: MakeTensor, q: Tensor, k: Tens
 
   const tile = mask ? mask.blockSize : DENSE_TILE;
   const nTiles = Math.ceil(Lq / tile);
-  const nKeyBlocks = Math.ceil(Lk / tile);
-  const allBlocks = Int32Array.from({ length: nKeyBlocks }, (_, j) => j);
-  const scores = new Float64Array(tile * Lk);
-  const probs = new Float64Array(tile * Lk);
-  const acc = new Float64Array(tile * D);
+  // the map reads the scores after the softmax; without it exp overwrites them in place
+  const ws = new AttentionWorkspace(Lq, Lk, D, tile, plan !== undefined);
+  const { scores, probs, acc, ld, dp } = ws;
+  const spans = new Int32Array(2 * Math.max(1, Math.ceil(Lk / tile)));
   const rowMax = new Float64Array(tile);
   const rowSum = new Float64Array(tile);
 
   for (let bh = 0; bh < B * H; bh++) {
     const h = bh % H;
     const qBase = bh * Lq * D;
-    const kBase = bh * Lk * D;
+    ws.loadHead(Q, K, V, qBase, bh * Lk * D);
     for (let t = 0; t < nTiles; t++) {
       const r0 = t * tile;
       const rows = Math.min(tile, Lq - r0);
-      const blocks = mask ? mask.colIdx.subarray(mask.rowPtr[h * mask.nQ + t], mask.rowPtr[h * mask.nQ + t + 1]) : allBlocks;
-      if (blocks.length === 0) continue; // empty rows: out stays 0, lse -Infinity
-      rowMax.fill(-Infinity);
-      for (const j of blocks) {
-        const k0 = j * tile;
-        const k1 = Math.min(Lk, k0 + tile);
-        for (let r = 0; r < rows; r++) {
-          const qo = qBase + (r0 + r) * D;
-          const so = r * Lk;
-          let m = rowMax[r];
-          for (let key = k0; key < k1; key++) {
-            const ko = kBase + key * D;
-            let s = 0;
-            for (let d = 0; d < D; d++) s += Q[qo + d] * K[ko + d];
-            s *= scale;
-            scores[so + key] = s;
-            if (s > m) m = s;
-          }
-          rowMax[r] = m;
-        }
-      }
-      rowSum.fill(0);
-      for (const j of blocks) {
-        const k1 = Math.min(Lk, (j + 1) * tile);
-        for (let r = 0; r < rows; r++) {
-          const so = r * Lk;
-          const m = rowMax[r];
-          let s = rowSum[r];
-          for (let key = j * tile; key < k1; key++) s += probs[so + key] = Math.exp(scores[so + key] - m);
-          rowSum[r] = s;
-        }
-      }
+      const nSpans = mask ? maskSpans(mask, h, t, Lk, spans) : denseSpans(Lk, spans);
+      if (nSpans === 0) continue; // empty rows: out stays 0, lse -Infinity
+      ws.score(r0, rows, spans, nSpans, scale);
+      softmaxRows(scores, probs, ld, rows, spans, nSpans, rowMax, rowSum);
       for (let r = 0; r < rows; r++) lse[bh * Lq + r0 + r] = rowMax[r] + Math.log(rowSum[r]);
-      if (plan && counts) countNegligible(plan, counts, bh, r0, rows, Lk, scores, rowMax, rowSum);
-      acc.fill(0);
-      for (const j of blocks) {
-        const k1 = Math.min(Lk, (j + 1) * tile);
-        for (let r = 0; r < rows; r++) {
-          const so = r * Lk;
-          const ao = r * D;
-          for (let key = j * tile; key < k1; key++) {
-            const p = probs[so + key];
-            const vo = kBase + key * D;
-            for (let d = 0; d < D; d++) acc[ao + d] += p * V[vo + d];
-          }
-        }
-      }
+      if (plan && counts) countNegligible(plan, counts, bh, r0, rows, ld, scores, rowMax, rowSum);
+      ws.accumulate(rows, spans, nSpans);
       for (let r = 0; r < rows; r++) {
         const inv = 1 / rowSum[r];
         const oo = qBase + (r0 + r) * D;
-        for (let d = 0; d < D; d++) out[oo + d] = acc[r * D + d] * inv;
+        for (let d = 0; d < D; d++) out[oo + d] = acc[r * dp + d] * inv;
       }
     }
   }
@@ -182,13 +143,56 @@ export function attention(backend: Backend, make: MakeTensor, q: Tensor, k: Tens
   return result;
 }
 
+/** Per tile row over the keys of `spans`: the max score, probs = exp(score - max), and their sum (keys in order). */
+function softmaxRows(scores: Float64Array, probs: Float64Array, ld: number, rows: number, spans: Int32Array, nSpans: number, rowMax: Float64Array, rowSum: Float64Array): void {
+  for (let r = 0; r < rows; r++) {
+    const so = r * ld;
+    let m = -Infinity;
+    for (let s = 0; s < nSpans; s++) for (let key = so + spans[2 * s], end = so + spans[2 * s + 1]; key < end; key++) if (scores[key] > m) m = scores[key];
+    let sum = 0;
+    for (let s = 0; s < nSpans; s++) for (let key = so + spans[2 * s], end = so + spans[2 * s + 1]; key < end; key++) sum += probs[key] = Math.exp(scores[key] - m);
+    rowMax[r] = m;
+    rowSum[r] = sum;
+  }
+}
+
 /** Adds, for the tile's rows inside the map, the entries with s - lse < ln(tau) to their block counts (float64 lse). */
-function countNegligible(plan: SparsityMapPlan, counts: Float64Array, bh: number, r0: number, rows: number, lk: number, scores: Float64Array, rowMax: Float64Array, rowSum: Float64Array): void {
+function countNegligible(plan: SparsityMapPlan, counts: Float64Array, bh: number, r0: number, rows: number, ld: number, scores: Float64Array, rowMax: Float64Array, rowSum: Float64Array): void {
   const base = bh * plan.nQ * plan.nK;
   for (let r = 0; r < rows && r0 + r < plan.tq; r++) {
     const rowLse = rowMax[r] + Math.log(rowSum[r]);
     const co = base + Math.floor((r0 + r) / plan.bs) * plan.nK;
-    const so = r * lk;
-    for (let key = 0; key < plan.tk; key++) if (scores[so + key] - rowLse < plan.lnTau) counts[co + Math.floor(key / plan.bs)]++;
+    const so = r * ld;
+    for (let kb = 0; kb < plan.nK; kb++) {
+      let below = 0;
+      for (let key = kb * plan.bs, end = Math.min(plan.tk, key + plan.bs); key < end; key++) if (scores[so + key] - rowLse < plan.lnTau) below++;
+      counts[co + kb] += below;
+    }
   }
+}
+
+/** The whole key range as one span; none when there are no keys. */
+function denseSpans(lk: number, spans: Int32Array): number {
+  spans[0] = 0;
+  spans[1] = lk;
+  return lk > 0 ? 1 : 0;
+}
+
+/**
+ * The active key blocks of (head h, query tile t) as [start, end) token spans in the mask's
+ * (ascending) block order, adjacent blocks merged so the blocked loops run longer. Returns the count.
+ */
+function maskSpans(mask: BlockMask, h: number, t: number, lk: number, spans: Int32Array): number {
+  const bs = mask.blockSize;
+  let n = 0;
+  for (let i = mask.rowPtr[h * mask.nQ + t], end = mask.rowPtr[h * mask.nQ + t + 1]; i < end; i++) {
+    const k0 = mask.colIdx[i] * bs;
+    if (n > 0 && spans[2 * n - 1] === k0) spans[2 * n - 1] = Math.min(lk, k0 + bs);
+    else {
+      spans[2 * n] = k0;
+      spans[2 * n + 1] = Math.min(lk, k0 + bs);
+      n++;
+    }
+  }
+  return n;
 }
