@@ -1,0 +1,56 @@
+// Bundles the demo for browsers: dist/index.html + dist/app.js (+ source map). The
+// @mod-dit/* packages are consumed through their published entry points (dist/), like any
+// npm user would, so `turbo run build` builds them first.
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = `${root}dist`;
+
+// @mod-dit/eval's entry also exports its Node-only report writer (PNG deflate, files). The
+// demo never calls it, but the bundle must resolve its imports: they resolve to functions
+// that throw. The names are listed so a new Node import in eval fails this build loudly.
+const NODE_STUBS = {
+  zlib: ['deflateSync'],
+  'fs/promises': ['mkdir', 'rename', 'rm', 'writeFile'],
+  path: ['join'],
+};
+const nodeStubs = {
+  name: 'node-stubs',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?(zlib|fs\/promises|path)$/ }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'node-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({
+      loader: 'js',
+      contents: NODE_STUBS[args.path]
+        .map((name) => `export function ${name}() { throw new Error('${args.path}.${name} is Node-only and not available in the browser demo'); }`)
+        .join('\n'),
+    }));
+  },
+};
+
+await rm(dist, { recursive: true, force: true });
+await mkdir(dist, { recursive: true });
+const result = await build({
+  entryPoints: [`${root}src/main.ts`],
+  outfile: `${dist}/app.js`,
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  // WebGPU browsers (Chrome 113+, Safari 26, Firefox 141) all run ES2022.
+  target: 'es2022',
+  sourcemap: true,
+  minify: true,
+  // Error class names (ModDitError subclasses) are shown on the page: keep them readable.
+  keepNames: true,
+  // @mod-dit/webgpu loads Dawn's 'webgpu' package only under Node (no navigator.gpu); the page never takes that path.
+  external: ['webgpu'],
+  plugins: [nodeStubs],
+  metafile: true,
+  logLevel: 'warning',
+});
+const imports = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && i.path !== 'webgpu'));
+if (imports.length) throw new Error(`app.js would import ${imports.map((i) => i.path).join(', ')} at run time; browsers cannot resolve them`);
+await copyFile(`${root}src/index.html`, `${dist}/index.html`);
+const { bytes } = Object.values(result.metafile.outputs).find((o) => o.entryPoint);
+console.log(`apps/web: dist/index.html + dist/app.js (${Math.round(bytes / 1024)} KiB)`);
