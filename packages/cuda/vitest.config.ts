@@ -3,5 +3,6 @@ import { workspaceAliases } from '../../vitest.shared';
 
 export default defineProject({
   resolve: { alias: workspaceAliases },
-  test: { name: '@mod-dit/cuda', include: ['test/**/*.test.ts'] },
+  // koffi is a native addon: worker threads are not safe for it, forked processes are
+  test: { name: '@mod-dit/cuda', include: ['test/**/*.test.ts'], pool: 'forks' },
 });

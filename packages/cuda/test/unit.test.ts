@@ -1,0 +1,135 @@
+import { UnsupportedFeatureError } from '@mod-dit/tensor';
+import { describe, expect, it } from 'vitest';
+import { CachingAllocator, sizeClass } from '../src/allocator.js';
+import { selectAttentionKernel } from '../src/attention-plan.js';
+import { CudaError, checkCu, checkCublas, cuResultName } from '../src/cuda-error.js';
+import { batchPlan, ltGemmShape } from '../src/gemm-plan.js';
+import { chooseImage } from '../src/kernel-modules.js';
+import { packArgs } from '../src/launch-args.js';
+import { broadcastStrides, mergeLayout } from '../src/strided-layout.js';
+
+describe('kernel argument packing', () => {
+  it('writes each argument in its C layout', () => {
+    const [p, i, f, d, l, dims] = packArgs([{ ptr: 0x1234_5678_9abc_def0n }, { i32: -7 }, { f32: 0.1 }, { f64: Math.PI }, { i64: 2 ** 40 + 3 }, { dims: [5, -1, 9] }]);
+    expect(p.length).toBe(8);
+    expect(p.readBigUInt64LE(0)).toBe(0x1234_5678_9abc_def0n);
+    expect(i.readInt32LE(0)).toBe(-7);
+    expect(f.length).toBe(4);
+    expect(f.readFloatLE(0)).toBe(Math.fround(0.1));
+    expect(d.readDoubleLE(0)).toBe(Math.PI);
+    expect(l.readBigInt64LE(0)).toBe(BigInt(2 ** 40 + 3));
+    expect(dims.length).toBe(64);
+    expect([0, 1, 2, 3].map((k) => Number(dims.readBigInt64LE(8 * k)))).toEqual([5, -1, 9, 0]);
+  });
+  it('rejects more than 8 dims', () => {
+    expect(() => packArgs([{ dims: [1, 2, 3, 4, 5, 6, 7, 8, 9] }])).toThrow(RangeError);
+  });
+});
+
+describe('strided layouts', () => {
+  it('merges axes every operand walks contiguously and drops extent-1 axes', () => {
+    // [2, 3, 1, 4] contiguous output, a permuted operand that is contiguous only over the last two
+    const lay = mergeLayout([2, 3, 1, 4], [[12, 4, 4, 1], [4, 8, 99, 1]], 't');
+    expect(lay.shape).toEqual([2, 3, 4]);
+    expect(lay.strides).toEqual([[12, 4, 1], [4, 8, 1]]);
+    const flat = mergeLayout([5, 7, 3], [[21, 3, 1], [21, 3, 1]], 't');
+    expect(flat).toEqual({ shape: [105], strides: [[1], [1]] });
+  });
+  it('gives broadcast axes stride 0', () => {
+    expect(broadcastStrides([3, 1], [1, 1], [2, 3, 5])).toEqual([0, 1, 0]);
+  });
+  it('refuses more than 8 axes with a ShapeError naming the op', () => {
+    const shape = [2, 2, 2, 2, 2, 2, 2, 2, 2];
+    const odd = shape.map((_, i) => 3 ** i);
+    expect(() => mergeLayout(shape, [odd], 'patchify')).toThrow(/patchify.*at most 8/);
+  });
+});
+
+describe('GEMM planning', () => {
+  it('maps row-major C = A B onto column-major cuBLASLt with swapped operands', () => {
+    const s = ltGemmShape(5, 7, 3, false);
+    expect([s.m, s.n, s.k, s.transA]).toEqual([7, 5, 3, false]);
+    expect(s.a).toEqual({ rows: 7, cols: 3, ld: 7 });
+    expect(s.b).toEqual({ rows: 3, cols: 5, ld: 3 });
+    expect(s.c).toEqual({ rows: 7, cols: 5, ld: 7 });
+    expect(ltGemmShape(5, 7, 3, true).a).toEqual({ rows: 3, cols: 7, ld: 3 });
+  });
+  it('uses one strided batch for uniform strides, a broadcast weight included', () => {
+    const p = batchPlan([4, 2], [], 3, 5, 6);
+    expect(p).toMatchObject({ batchShape: [4, 2], count: 8, strideA: 18, strideB: 0, strideC: 15 });
+    expect(p.groups.length).toBe(1);
+  });
+  it('splits non-uniform broadcasts into per-matrix calls at the right offsets', () => {
+    // a [2, 1], b [1, 3]: batch [2, 3]; a repeats over the inner axis, b over the outer
+    const p = batchPlan([2, 1], [1, 3], 2, 2, 2);
+    expect(p.groups.map((g) => [g.offsetA, g.offsetB, g.offsetC])).toEqual([
+      [0, 0, 0], [0, 4, 4], [0, 8, 8], [4, 0, 12], [4, 4, 16], [4, 8, 20],
+    ]);
+  });
+});
+
+describe('caching allocator', () => {
+  it('rounds sizes into classes', () => {
+    expect(sizeClass(1)).toBe(512);
+    expect(sizeClass(513)).toBe(1024);
+    expect(sizeClass((1 << 20) + 1)).toBe(2 << 20);
+    expect(sizeClass(5 << 20)).toBe(6 << 20);
+  });
+  it('reuses released blocks of the same class and frees the cache on OOM', () => {
+    let next = 0x1000n;
+    const live = new Set<bigint>();
+    let budget = 3;
+    const alloc = new CachingAllocator({
+      alloc: () => {
+        if (live.size >= budget) throw new CudaError('cuMemAlloc', 2, cuResultName(2));
+        const p = (next += 0x1000n);
+        live.add(p);
+        return p;
+      },
+      free: (p) => live.delete(p),
+    });
+    const a = alloc.allocate(700);
+    alloc.release(a);
+    expect(alloc.allocate(1000).ptr).toBe(a.ptr);
+    const b = alloc.allocate(100);
+    const c = alloc.allocate(3000);
+    alloc.release(b);
+    expect(alloc.stats.cachedBytes).toBe(512);
+    budget = 3;
+    // a 4th distinct block only fits after the cached one goes back to the driver
+    const d = alloc.allocate(5000);
+    expect(live.has(b.ptr)).toBe(false);
+    expect(d.bytes).toBe(8192);
+    expect(c.bytes).toBe(4096);
+    alloc.release(d);
+    expect(() => alloc.allocate(1 << 22)).not.toThrow();
+  });
+});
+
+describe('error mapping', () => {
+  it('names CUDA and cuBLAS codes and throws typed errors', () => {
+    expect(cuResultName(700)).toBe('CUDA_ERROR_ILLEGAL_ADDRESS');
+    expect(cuResultName(12345)).toBe('CUDA_ERROR_12345');
+    expect(() => checkCu('cuMemAlloc', 2)).toThrow(expect.objectContaining({ code: 'E_CUDA_OOM', cudaName: 'CUDA_ERROR_OUT_OF_MEMORY' }));
+    expect(() => checkCublas('cublasLtMatmul', 15)).toThrow(/cublasLtMatmul failed: CUBLAS_STATUS_NOT_SUPPORTED \(15\)/);
+    expect(() => checkCu('cuInit', 0)).not.toThrow();
+  });
+});
+
+describe('kernel selection', () => {
+  it('loads the sm_90a cubin on Hopper only, PTX elsewhere on Ampere+', () => {
+    expect(chooseImage([9, 0]).suffix).toBe('sm_90a.cubin');
+    expect(chooseImage([8, 9]).kind).toBe('ptx');
+    expect(chooseImage([10, 0]).kind).toBe('ptx');
+    expect(() => chooseImage([7, 5])).toThrow(UnsupportedFeatureError);
+  });
+  it('takes the tensor-core attention for f16/bf16 at head_dim 64/128 and 64/128 blocks only', () => {
+    expect(selectAttentionKernel({ dtype: 'bf16', headDim: 128, scale: 0.1 })).toMatchObject({ kind: 'flash', name: 'flash_bf16_d128_r128', rowsPerCta: 128, threads: 128 });
+    expect(selectAttentionKernel({ dtype: 'f16', headDim: 64, scale: 0.1, maskBlock: 64 })).toMatchObject({ kind: 'flash', name: 'flash_f16_d64_r64', rowsPerCta: 64 });
+    expect(selectAttentionKernel({ dtype: 'bf16', headDim: 128, scale: 0.1, mapBlock: 64 })).toMatchObject({ name: 'flash_map_bf16_d128_r64', sharedBytes: (64 + 256) * 128 * 2 });
+    expect(selectAttentionKernel({ dtype: 'f32', headDim: 128, scale: 0.1 }).kind).toBe('simple');
+    expect(selectAttentionKernel({ dtype: 'bf16', headDim: 96, scale: 0.1 }).kind).toBe('simple');
+    expect(selectAttentionKernel({ dtype: 'bf16', headDim: 128, scale: 0.1, mapBlock: 32 }).kind).toBe('simple');
+    expect(selectAttentionKernel({ dtype: 'bf16', headDim: 128, scale: -0.1 }).kind).toBe('simple');
+  });
+});
