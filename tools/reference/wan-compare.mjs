@@ -4,7 +4,7 @@
 //
 // Usage: node tools/reference/wan-compare.mjs [--backend cuda|webgpu|cpu] [--model t2v-1.3B]
 //          [--latent 21x60x104] [--dtype bf16] [--steps 50] [--guidance 5] [--shift 5]
-//          [--density 0.2 | --top-k 350] [--warmup 12] [--interval 10] [--out file.jsonl]
+//          [--density 0.2 | --top-k 350] [--warmup 12] [--interval 10] [--out file.jsonl] [--profile]
 // Prints one JSON line: wall time of each run (every step ends with the latent's read-back,
 // so wall times are real on asynchronous backends; the per-category times are host-side on
 // them), the speedup, latent PSNR / relative error of MOD against dense, per-step sparsity.
@@ -36,6 +36,7 @@ const mod = {
   budget,
 };
 const out = opt('out', '');
+const profile = argv.includes('--profile');
 
 async function makeBackend(name) {
   if (name === 'cpu') return (await import('../../packages/tensor/dist/index.js')).cpuBackend();
@@ -50,10 +51,16 @@ const t0 = performance.now();
 const weights = await wan.loadWanWeights(wan.seededWeightSource(config, 0), backend, config, { compute: dtype });
 await backend.sync();
 const loadMs = performance.now() - t0;
-const common = { backend, weights, latent, inputs: wan.seededInputs(config, 0, latent), noise: seededNoise([config.outDim, frames, height, width], 0), steps, shift, guidance };
+const memory = () => backend.memoryStats && { ...backend.memoryStats };
+const afterLoad = memory();
+const common = { profile, backend, weights, latent, inputs: wan.seededInputs(config, 0, latent), noise: seededNoise([config.outDim, frames, height, width], 0), steps, shift, guidance };
 const progress = (label) => (e) => process.stderr.write(`\r${label} ${e.step}/${e.steps} ${e.itPerSec.toFixed(2)} it/s${e.step === e.steps ? '\n' : ''}`);
+backend.resetPeakMemory?.();
 const dense = await wan.runWan({ ...common, attention: 'dense', onProgress: progress('dense') });
+const denseMemory = memory();
+backend.resetPeakMemory?.();
 const sparse = await wan.runWan({ ...common, attention: 'mod', mod, onProgress: progress('mod') });
+const modMemory = memory();
 const round = (v, k = 1) => Math.round(v * 10 ** k) / 10 ** k;
 const fid = latentFidelity(sparse.latent, dense.latent);
 const result = {
@@ -77,6 +84,9 @@ const result = {
   calls: sparse.calls,
   modStepMs: sparse.stepMs.map((s) => Math.round(s)),
   denseStepMs: dense.stepMs.map((s) => Math.round(s)),
+  profile,
+  // device bytes (CUDA): after loading the weights, and the peaks of live tensors / allocator reservation in each run
+  memory: afterLoad && { afterLoad, dense: denseMemory, mod: modMemory },
   hostTimeMs: { dense: Object.fromEntries(Object.entries(dense.timeMs).map(([k, v]) => [k, Math.round(v)])), mod: Object.fromEntries(Object.entries(sparse.timeMs).map(([k, v]) => [k, Math.round(v)])) },
 };
 console.log(JSON.stringify(result));

@@ -35,6 +35,8 @@ export class CachingAllocator {
   private readonly cache = new Map<number, bigint[]>();
   private cachedBytes = 0;
   private liveBytes = 0;
+  private peakLive = 0;
+  private peakReserved = 0;
 
   constructor(private readonly raw: RawDeviceMemory) {}
 
@@ -44,6 +46,7 @@ export class CachingAllocator {
     if (hit !== undefined) {
       this.cachedBytes -= size;
       this.liveBytes += size;
+      this.notePeak();
       return { ptr: hit, bytes: size };
     }
     let ptr: bigint;
@@ -55,6 +58,7 @@ export class CachingAllocator {
       ptr = this.raw.alloc(size);
     }
     this.liveBytes += size;
+    this.notePeak();
     return { ptr, bytes: size };
   }
 
@@ -73,7 +77,19 @@ export class CachingAllocator {
     this.cachedBytes = 0;
   }
 
-  get stats(): { liveBytes: number; cachedBytes: number } {
-    return { liveBytes: this.liveBytes, cachedBytes: this.cachedBytes };
+  private notePeak(): void {
+    this.peakLive = Math.max(this.peakLive, this.liveBytes);
+    this.peakReserved = Math.max(this.peakReserved, this.liveBytes + this.cachedBytes);
+  }
+
+  /** Restarts the peak counters at the current usage (e.g. before a run). */
+  resetPeak(): void {
+    this.peakLive = this.liveBytes;
+    this.peakReserved = this.liveBytes + this.cachedBytes;
+  }
+
+  /** Bytes in live blocks and in the cache, and their peaks since construction or `resetPeak()`. */
+  get stats(): { liveBytes: number; cachedBytes: number; peakLiveBytes: number; peakReservedBytes: number } {
+    return { liveBytes: this.liveBytes, cachedBytes: this.cachedBytes, peakLiveBytes: this.peakLive, peakReservedBytes: this.peakReserved };
   }
 }

@@ -127,6 +127,10 @@ export class CudaBackend implements Backend {
     this.ctx.synchronize();
   }
 
+  syncNow(): void {
+    this.ctx.synchronize();
+  }
+
   // ---- data movement --------------------------------------------------------------------
 
   /** Copies the logical elements of `src` into the (possibly strided) view `dst` of equal shape. */
@@ -548,9 +552,14 @@ export class CudaBackend implements Backend {
 
   // ---- lifetime -------------------------------------------------------------------------
 
-  /** Memory held by live tensors and by the allocator's cache, in bytes. */
-  get memoryStats(): { liveBytes: number; cachedBytes: number } {
+  /** Device memory held by live tensors and by the allocator's cache, with their peaks, in bytes. */
+  get memoryStats(): { liveBytes: number; cachedBytes: number; peakLiveBytes: number; peakReservedBytes: number } {
     return this.alloc.stats;
+  }
+
+  /** Restarts the peak memory counters at the current usage. */
+  resetPeakMemory(): void {
+    this.alloc.resetPeak();
   }
 
   destroy(): void {

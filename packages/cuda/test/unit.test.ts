@@ -104,6 +104,21 @@ describe('caching allocator', () => {
     alloc.release(d);
     expect(() => alloc.allocate(1 << 22)).not.toThrow();
   });
+
+  it('tracks peak live and reserved bytes, and restarts them on resetPeak', () => {
+    let next = 0n;
+    const alloc = new CachingAllocator({ alloc: () => (next += 0x1000n), free: () => {} });
+    const a = alloc.allocate(3000); // 4096
+    const b = alloc.allocate(9000); // 16384
+    alloc.release(b);
+    expect(alloc.stats).toMatchObject({ liveBytes: 4096, cachedBytes: 16384, peakLiveBytes: 20480, peakReservedBytes: 20480 });
+    alloc.resetPeak();
+    const c = alloc.allocate(700); // 1024, fresh: reserved grows past the reset point
+    expect(alloc.stats).toMatchObject({ peakLiveBytes: 5120, peakReservedBytes: 21504 });
+    alloc.release(a);
+    alloc.release(c);
+    expect(alloc.stats.peakLiveBytes).toBe(5120);
+  });
 });
 
 describe('error mapping', () => {

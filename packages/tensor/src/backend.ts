@@ -88,6 +88,11 @@ export interface Backend {
   read(t: Tensor): Promise<HostArray>;
   /** Waits until all enqueued work is done. */
   sync(): Promise<void>;
+  /**
+   * Blocks the thread until all enqueued work is done, where the backend can (CUDA; the CPU
+   * backend is synchronous and needs none). Profilers use it to time op categories exactly.
+   */
+  syncNow?(): void;
 
   /** A contiguous copy of any view (or `t` itself, retained, if already contiguous with offset 0). */
   contiguous(t: Tensor): Tensor;

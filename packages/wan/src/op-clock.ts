@@ -2,18 +2,23 @@
 export type OpCategory = 'self-attention' | 'cross-attention' | 'gemm' | 'mod' | 'other';
 
 /**
- * Accumulates wall time per category. Exact on synchronous backends (the CPU reference);
- * on asynchronous GPU backends ops return once enqueued, so only the categories that wait
+ * Accumulates wall time per category. Exact on synchronous backends (the CPU reference), and
+ * on asynchronous ones when given a `barrier` (Backend.syncNow) that drains the device around
+ * each timed op; without it, GPU ops return once enqueued, so only the categories that wait
  * (the map read-back inside 'mod') are real and the rest is host enqueue time.
  */
 export class OpClock {
   readonly ms: Record<OpCategory, number> = { 'self-attention': 0, 'cross-attention': 0, gemm: 0, mod: 0, other: 0 };
 
+  constructor(private readonly barrier?: () => void) {}
+
   time<T>(cat: OpCategory, fn: () => T): T {
+    this.barrier?.();
     const t0 = performance.now();
     try {
       return fn();
     } finally {
+      this.barrier?.();
       this.ms[cat] += performance.now() - t0;
     }
   }

@@ -30,6 +30,11 @@ export interface WanRunOptions {
   keepMapsOfLayer?: number;
   signal?: AbortSignal;
   onProgress?: (e: ProgressEvent) => void;
+  /**
+   * Drain the device around every timed op (Backend.syncNow), so `timeMs` is a true split on
+   * asynchronous backends; costs the CPU/GPU overlap. Ignored by backends without syncNow.
+   */
+  profile?: boolean;
 }
 
 /** Counts of self-attention calls by plan. */
@@ -78,7 +83,7 @@ export async function runWan(o: WanRunOptions): Promise<WanRunResult> {
           recordMasks: true,
         })
       : undefined;
-  const clock = new OpClock();
+  const clock = new OpClock(o.profile && o.backend.syncNow ? () => o.backend.syncNow?.() : undefined);
   const calls: AttentionCounts = { dense: 0, 'dense+map': 0, sparse: 0 };
   const perStep = new Map<number, { sum: number; n: number }>();
   let sparseSum = 0;
