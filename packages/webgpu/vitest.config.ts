@@ -3,5 +3,6 @@ import { workspaceAliases } from '../../vitest.shared';
 
 export default defineProject({
   resolve: { alias: workspaceAliases },
-  test: { name: '@mod-dit/webgpu', include: ['test/**/*.test.ts'] },
+  // dawn.node is a native addon: run test files in child processes, not worker threads
+  test: { name: '@mod-dit/webgpu', include: ['test/**/*.test.ts'], pool: 'forks', testTimeout: 120_000, hookTimeout: 60_000 },
 });

@@ -4,12 +4,12 @@
 //
 // Usage: node tools/reference/wan-forward.mjs [--backend cpu|cuda|webgpu] [--model t2v-1.3B]
 //          [--latent 21x60x104] [--dtype bf16] [--iters 3] [--attention dense|mod|dense,mod] [--density 0.2]
-//          [--out file.jsonl]
+//          [--layers N] [--out file.jsonl]
 // --attention mod: warm-up 2 (steps 0 and 1 are the dense + map steps that fit the first mask,
 // run untimed), then the timed iterations are sparse steps 2, 3, ... (at most 9) under the
 // --density block budget, layer 0 dense.
 // Needs `npx tsup` in packages/tensor, predictor, scheduler, pipeline, wan (and cuda or webgpu).
-// Weights are generated on the host tensor by tensor (1.3B: ~1.4e9 normals, tens of seconds),
+// Weights are generated on the host tensor by tensor (seeded uniforms, seconds for 1.3B),
 // uploaded as f32 and cast on the device. Timing: wall clock around forward() closed by
 // backend.sync() (forward() itself ends with a read-back of the output), after one warm-up.
 import { appendFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 
 const wan = await import('../../packages/wan/dist/index.js');
 const { seededNoise } = await import('../../packages/pipeline/dist/index.js');
+const { DTYPE_BYTES } = await import('../../packages/tensor/dist/index.js');
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -24,7 +25,10 @@ const opt = (name, dflt) => {
   return i < 0 ? dflt : argv[i + 1];
 };
 const backendName = opt('backend', 'cpu');
-const config = wan.wanConfig(opt('model', 't2v-1.3B'));
+// --layers N keeps the first N blocks (memory runs of the 14B: peak at full depth = the
+// measured peak + the bytes of the blocks left out, which the result line also reports)
+const fullConfig = wan.wanConfig(opt('model', 't2v-1.3B'));
+const config = { ...fullConfig, layers: Number(opt('layers', fullConfig.layers)) };
 const [frames, height, width] = opt('latent', config.name.startsWith('tiny') ? '3x16x24' : '21x60x104').split('x').map(Number);
 const dtype = opt('dtype', backendName === 'cpu' ? 'f32' : 'bf16');
 const iters = Number(opt('iters', '3'));
@@ -53,6 +57,7 @@ const { MaskScheduler } = await import('../../packages/scheduler/dist/index.js')
 
 /** Times `iters` forwards under one attention mode and prints (and appends) one JSON line. */
 async function timeMode(attention) {
+  backend.resetPeakMemory?.();
   let scheduler;
   if (attention === 'mod') {
     if (iters > 9) throw new Error('--attention mod times sparse steps 2..10: at most 9 iterations');
@@ -95,9 +100,24 @@ async function timeMode(attention) {
     loadMs: Math.round(loadMs),
     forwardMs: times.map((t) => Math.round(t * 10) / 10),
     forwardMsMedian: Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10,
+    // device bytes (CUDA): live tensors and allocator reservation, peaks over this mode's forwards (weights included)
+    ...(backend.memoryStats ? { memory: backend.memoryStats } : {}),
+    ...(config.layers < fullConfig.layers ? { layers: config.layers, omittedBlockBytes: omittedBlockBytes() } : {}),
   };
   console.log(JSON.stringify(result));
   if (out) appendFileSync(out, `${JSON.stringify(result)}\n`);
+}
+
+/** Device bytes of the blocks --layers left out, in the dtypes loadWanWeights gave block 0. */
+function omittedBlockBytes() {
+  let bytes = 0;
+  for (const [name, shape] of wan.wanWeightShapes(fullConfig)) {
+    const layer = /^blocks\.(\d+)\./.exec(name);
+    if (!layer || Number(layer[1]) < config.layers) continue;
+    const dtype = weights.get(name.replace(/^blocks\.\d+\./, 'blocks.0.')).dtype;
+    bytes += shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
+  }
+  return bytes;
 }
 
 for (const mode of attentionModes) await timeMode(mode);

@@ -1,0 +1,620 @@
+import {
+  type AttentionOptions,
+  type AttentionResult,
+  type Backend,
+  type DType,
+  DTYPES,
+  DTYPE_BYTES,
+  DTypeError,
+  type HostArray,
+  type LayerNormOptions,
+  type MatmulOptions,
+  type PatchOptions,
+  type Rope3dOptions,
+  type Shape,
+  ShapeError,
+  Storage,
+  Tensor,
+  UnsupportedFeatureError,
+  allocHost,
+  assertShape,
+  checkFloat,
+  checkMinRank,
+  checkTensor,
+  checkUpload,
+  fmtShape,
+  numel,
+  validateAttention,
+  validateBinary,
+  validateCast,
+  validateConcat,
+  validateMatmul,
+  validateNorm,
+  validatePatchify,
+  validateRope3d,
+  validateTernary,
+  validateUnpatchify,
+} from '@mod-dit/tensor';
+import { type Chunk, type OperandAccess, planChunks } from './binding-plan.js';
+import type { DeviceCaps } from './device.js';
+import { GpuQueue } from './gpu-queue.js';
+import { KernelCache, type KernelSpec } from './kernel-cache.js';
+import { ATTN_ROWS, flashAttentionSpec } from './kernels/attention-flash.js';
+import { ATTN_SG_ROW_FRAGS, attentionSubgroupMatrixSpec } from './kernels/attention-sgmat.js';
+import { TILE, matmulTiledSpec } from './kernels/matmul-tiled.js';
+import { SG_FRAGS, matmulSubgroupMatrixSpec } from './kernels/matmul-sgmat.js';
+import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
+import { type RowOp, rowReduceSpec } from './kernels/row-reduce.js';
+import { MAP_WORKGROUP, MAX_RANK, type MapOp, stridedMapSpec } from './kernels/strided-map.js';
+import { sparsityMapSpec } from './kernels/sparsity-map.js';
+import { UniformParams } from './uniform-params.js';
+
+const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const ceil4 = (n: number): number => Math.max(4, Math.ceil(n / 4) * 4);
+
+interface RopeTable {
+  buffer: GPUBuffer;
+  axisBase: [number, number, number];
+}
+
+/** One bound operand of a dispatch: its buffer and how the kernel addresses it. */
+interface Operand {
+  buffer: GPUBuffer;
+  access: OperandAccess;
+}
+
+/** Kernel paths this backend takes; tests and benchmarks switch them to compare. */
+export interface KernelPaths {
+  /** f16 GEMM through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16. Default on. */
+  subgroupMatrix: boolean;
+  /**
+   * EXPERIMENTAL, default off: f16 attention through subgroup matrices. On the H100 (Dawn in
+   * webgpu 0.6.2, NVIDIA 580) its LSE and sparsity map are right but its output is not
+   * (tools/bench/webgpu-sgmat-check.mjs shows it), so it must not be used for results yet.
+   */
+  experimentalSubgroupMatrixAttention?: boolean;
+  /** 16x16 fragments per workgroup (rows, cols) of the subgroup-matrix GEMM; default SG_FRAGS. */
+  sgMatmulFrags?: readonly [number, number];
+  /** 16-row query fragments per workgroup of the subgroup-matrix attention; default ATTN_SG_ROW_FRAGS. */
+  sgAttentionRowFrags?: number;
+  /** Copy K to [B, H, D, Lk] first so that the subgroup-matrix attention loads K^T row-major (coalesced). Default on. */
+  sgTransposeKeys?: boolean;
+}
+
+/**
+ * The WebGPU Backend: every op of the contract as WGSL compute kernels over GPUBuffers.
+ * f16/bf16 are carried as u16 halves of u32 words (no shader-f16 needed except for the
+ * subgroup-matrix paths). Operands larger than one storage binding are processed in
+ * chunks, each bound on the byte window it touches (binding-plan.ts).
+ */
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly floatDTypes: readonly DType[] = ['f32', 'f16', 'bf16'];
+  readonly kernels: KernelCache;
+  private readonly queue: GpuQueue;
+  private readonly ropeTables = new Map<string, RopeTable>();
+  private live = 0;
+  /** Kernel paths in use (mutable, for benchmarks); fast ones apply only where the device supports them. */
+  readonly paths: KernelPaths;
+
+  /** Whether f16 GEMMs take the subgroup-matrix kernels now. */
+  get subgroupMatrixActive(): boolean {
+    return this.paths.subgroupMatrix && this.caps.subgroupMatrix16;
+  }
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly caps: DeviceCaps,
+    /** Keeps the native GPU instance (Node) alive as long as the backend. */
+    private readonly owner?: unknown,
+    paths: Partial<KernelPaths> = {},
+  ) {
+    this.kernels = new KernelCache(device);
+    this.queue = new GpuQueue(device, this.kernels);
+    this.paths = { ...paths, subgroupMatrix: paths.subgroupMatrix ?? true };
+  }
+
+  /** GPU buffers allocated for tensors and not yet freed. */
+  get liveStorages(): number {
+    return this.live;
+  }
+
+  // ---- memory ---------------------------------------------------------------------------
+
+  private alloc(shape: Shape, dtype: DType): Tensor {
+    const bytes = numel(shape) * DTYPE_BYTES[dtype];
+    if (bytes > this.caps.maxBufferSize)
+      throw new UnsupportedFeatureError(`webgpu: a ${dtype} tensor ${fmtShape(shape)} needs ${bytes} bytes, over this device's maxBufferSize ${this.caps.maxBufferSize}`);
+    const buffer = this.device.createBuffer({ size: ceil4(bytes), usage: USAGE() });
+    this.live++;
+    const storage = new Storage(buffer, bytes, (h) => {
+      this.queue.flush(); // recorded work may still reference it
+      (h as GPUBuffer).destroy();
+      this.live--;
+    });
+    return new Tensor(this, storage, dtype, shape);
+  }
+
+  private static buffer(t: Tensor): GPUBuffer {
+    return t.storage.handle as GPUBuffer;
+  }
+
+  upload(data: HostArray, shape: Shape, dtype: DType): Tensor {
+    checkUpload(data, shape, dtype);
+    const t = this.alloc(shape, dtype);
+    const buf = WebGPUBackend.buffer(t);
+    this.device.queue.writeBuffer(buf, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength & ~3);
+    const tail = data.byteLength & 3;
+    if (tail) {
+      const last = new Uint8Array(4);
+      last.set(new Uint8Array(data.buffer, data.byteOffset + (data.byteLength & ~3), tail));
+      this.device.queue.writeBuffer(buf, data.byteLength & ~3, last);
+    }
+    return t;
+  }
+
+  empty(shape: Shape, dtype: DType): Tensor {
+    if (!DTYPES.includes(dtype)) throw new DTypeError(`empty: unknown dtype ${String(dtype)}, expected one of ${DTYPES.join(', ')}`);
+    assertShape(shape, 'empty: shape');
+    return this.alloc(shape, dtype);
+  }
+
+  async read(t: Tensor): Promise<HostArray> {
+    checkTensor(this, 'read', 't', t);
+    const es = DTYPE_BYTES[t.dtype];
+    const direct = t.isContiguous && (t.offset * es) % 4 === 0;
+    const src = direct ? t : this.copyOf(t);
+    const bytes = t.size * es;
+    const staging = this.device.createBuffer({ size: ceil4(bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.queue.copy(WebGPUBackend.buffer(src), src.offset * es, staging, 0, ceil4(bytes));
+    if (!direct) src.dispose();
+    try {
+      await this.queue.drain();
+      await staging.mapAsync(GPUMapMode.READ);
+      const out = allocHost(t.dtype, t.size);
+      new Uint8Array(out.buffer).set(new Uint8Array(staging.getMappedRange(), 0, bytes));
+      return out;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  async sync(): Promise<void> {
+    await this.queue.drain();
+  }
+
+  // ---- dispatch -------------------------------------------------------------------------
+
+  private operand(t: Tensor, strides: readonly number[], extent: number, offset = t.offset): Operand {
+    return {
+      buffer: WebGPUBackend.buffer(t),
+      access: { offset, strides, extent, elemBytes: DTYPE_BYTES[t.dtype], bufferBytes: ceil4(t.storage.byteLength) },
+    };
+  }
+
+  private static rawOperand(buffer: GPUBuffer, elems: number, rank: number): Operand {
+    return { buffer, access: { offset: 0, strides: new Array(rank).fill(0), extent: elems, elemBytes: 4, bufferBytes: buffer.size } };
+  }
+
+  /**
+   * Dispatches `spec` over the iteration space `shape` in as few chunks as the binding
+   * limit allows. `params` gets each operand's element offset relative to its window.
+   */
+  private run(
+    spec: KernelSpec,
+    shape: readonly number[],
+    ops: readonly Operand[],
+    params: (chunk: Chunk, rel: number[]) => ArrayBuffer,
+    groups: (chunk: Chunk) => [number, number?, number?],
+    granule = 1,
+  ): void {
+    const chunks = planChunks(shape, ops.map((o) => o.access), { maxBindingBytes: this.caps.maxBindingBytes, offsetAlign: this.caps.offsetAlign }, granule);
+    for (const chunk of chunks) {
+      const rel = ops.map((o, i) => o.access.offset - chunk.windows[i].firstElement);
+      const bindings = ops.map((o, i) => ({ buffer: o.buffer, offset: chunk.windows[i].byteOffset, size: chunk.windows[i].byteSize }));
+      this.queue.dispatch(spec, bindings, params(chunk, rel), groups(chunk));
+    }
+  }
+
+  /** Strides of `t` read through the broadcast shape `to` (0 on stretched or missing axes). */
+  private static broadcastStrides(t: Tensor, to: Shape): number[] {
+    return to.map((d, i) => {
+      const a = i - (to.length - t.rank);
+      return a < 0 || t.shape[a] !== d ? 0 : t.strides[a];
+    });
+  }
+
+  /** Elementwise kernel writing `out` (any view) from `inputs` broadcast to out's shape. */
+  private map(op: MapOp, out: Tensor, inputs: readonly Tensor[]): void {
+    if (out.size === 0) return;
+    if (out.rank > MAX_RANK) throw new ShapeError(`webgpu: tensors of rank ${out.rank} exceed the ${MAX_RANK} axes its kernels address (${fmtShape(out.shape)})`);
+    const shape = out.shape;
+    const ops = [out, ...inputs].map((t) => this.operand(t, WebGPUBackend.broadcastStrides(t, shape), 1));
+    const spec = stridedMapSpec(op, out.dtype, inputs.map((t) => t.dtype));
+    this.run(
+      spec,
+      shape,
+      ops,
+      (c, rel) => {
+        const v: number[] = [c.count, c.start, shape.length, 0, ...padTo(shape, 8)];
+        ops.forEach((o, i) => v.push(rel[i] >>> 0, 0, 0, 0, ...padTo(o.access.strides, 8)));
+        return new UniformParams().vec4Array(v, v.length / 4).build();
+      },
+      (c) => [Math.ceil(c.count / MAP_WORKGROUP)],
+    );
+  }
+
+  /** `t` if contiguous (any offset), else a contiguous copy the caller disposes. */
+  private dense(t: Tensor): Tensor {
+    return t.isContiguous ? t : this.copyOf(t);
+  }
+
+  /** A contiguous copy of `t` with its last two axes swapped. */
+  private transposedCopy(t: Tensor): Tensor {
+    const view = t.transpose(-2, -1);
+    try {
+      return this.copyOf(view);
+    } finally {
+      view.dispose();
+    }
+  }
+
+  private copyOf(t: Tensor): Tensor {
+    const out = this.alloc(t.shape, t.dtype);
+    this.map('copy', out, [t]);
+    return out;
+  }
+
+  /** Runs fn on contiguous versions of `ts`, disposing the copies it made. */
+  private withDense<R>(ts: readonly (Tensor | undefined)[], fn: (...d: Tensor[]) => R): R {
+    const dense = ts.map((t) => (t === undefined ? undefined : this.dense(t)));
+    try {
+      return fn(...(dense as Tensor[]));
+    } finally {
+      dense.forEach((d, i) => {
+        if (d !== undefined && d !== ts[i]) d.dispose();
+      });
+    }
+  }
+
+  // ---- copies ---------------------------------------------------------------------------
+
+  contiguous(t: Tensor): Tensor {
+    checkTensor(this, 'contiguous', 't', t);
+    const whole = t.isContiguous && t.offset === 0 && t.size * DTYPE_BYTES[t.dtype] === t.storage.byteLength;
+    return whole ? new Tensor(this, t.storage, t.dtype, t.shape) : this.copyOf(t);
+  }
+
+  cast(t: Tensor, dtype: DType): Tensor {
+    validateCast(this, t, dtype);
+    const out = this.alloc(t.shape, dtype);
+    this.map(dtype === t.dtype ? 'copy' : 'cast', out, [t]);
+    return out;
+  }
+
+  concat(ts: readonly Tensor[], axis: number): Tensor {
+    const { axis: ax, shape } = validateConcat(this, ts, axis);
+    const out = this.alloc(shape, ts[0].dtype);
+    let at = 0;
+    for (const t of ts) {
+      const part = out.slice(ax, at, at + t.shape[ax]);
+      this.map('copy', part, [t]);
+      part.dispose();
+      at += t.shape[ax];
+    }
+    return out;
+  }
+
+  patchify(x: Tensor, opts: PatchOptions): Tensor {
+    const { B, C, grid, patch, channelsFirst } = validatePatchify(this, x, opts);
+    const [gt, gh, gw] = grid;
+    const [pt, ph, pw] = patch;
+    const out = this.alloc([B, gt * gh * gw, C * pt * ph * pw], x.dtype);
+    this.withDense([x], (xd) => {
+      const x8 = xd.reshape([B, C, gt, pt, gh, ph, gw, pw]);
+      const src = x8.permute(channelsFirst ? [0, 2, 4, 6, 1, 3, 5, 7] : [0, 2, 4, 6, 3, 5, 7, 1]);
+      const dst = out.reshape(src.shape);
+      this.map('copy', dst, [src]);
+      for (const v of [x8, src, dst]) v.dispose();
+    });
+    return out;
+  }
+
+  unpatchify(x: Tensor, grid: readonly [number, number, number], opts: PatchOptions): Tensor {
+    const { B, C, patch, channelsFirst: first } = validateUnpatchify(this, x, grid, opts);
+    const [gt, gh, gw] = grid;
+    const [pt, ph, pw] = patch;
+    const out = this.alloc([B, C, gt * pt, gh * ph, gw * pw], x.dtype);
+    this.withDense([x], (xd) => {
+      const x8 = xd.reshape(first ? [B, gt, gh, gw, C, pt, ph, pw] : [B, gt, gh, gw, pt, ph, pw, C]);
+      const src = x8.permute(first ? [0, 4, 1, 5, 2, 6, 3, 7] : [0, 7, 1, 4, 2, 5, 3, 6]);
+      const dst = out.reshape(src.shape);
+      this.map('copy', dst, [src]);
+      for (const v of [x8, src, dst]) v.dispose();
+    });
+    return out;
+  }
+
+  // ---- elementwise ----------------------------------------------------------------------
+
+  private binary(op: 'add' | 'sub' | 'mul', a: Tensor, b: Tensor): Tensor {
+    const out = this.alloc(validateBinary(this, op, a, b), a.dtype);
+    this.map(op, out, [a, b]);
+    return out;
+  }
+
+  add(a: Tensor, b: Tensor): Tensor {
+    return this.binary('add', a, b);
+  }
+
+  sub(a: Tensor, b: Tensor): Tensor {
+    return this.binary('sub', a, b);
+  }
+
+  mul(a: Tensor, b: Tensor): Tensor {
+    return this.binary('mul', a, b);
+  }
+
+  private ternary(op: 'modulate' | 'gatedAdd', names: readonly [string, string, string], x: Tensor, y: Tensor, z: Tensor): Tensor {
+    validateTernary(this, op, names, x, y, z);
+    const out = this.alloc(x.shape, x.dtype);
+    this.map(op, out, [x, y, z]);
+    return out;
+  }
+
+  modulate(x: Tensor, scale: Tensor, shift: Tensor): Tensor {
+    return this.ternary('modulate', ['x', 'scale', 'shift'], x, scale, shift);
+  }
+
+  gatedAdd(x: Tensor, y: Tensor, gate: Tensor): Tensor {
+    return this.ternary('gatedAdd', ['x', 'y', 'gate'], x, y, gate);
+  }
+
+  private unary(op: 'gelu' | 'silu', x: Tensor): Tensor {
+    checkFloat(this, op, 'x', x);
+    const out = this.alloc(x.shape, x.dtype);
+    this.map(op, out, [x]);
+    return out;
+  }
+
+  gelu(x: Tensor): Tensor {
+    return this.unary('gelu', x);
+  }
+
+  silu(x: Tensor): Tensor {
+    return this.unary('silu', x);
+  }
+
+  // ---- row reductions -------------------------------------------------------------------
+
+  /** Row kernel over the last dim of `x` (inputs already validated). */
+  private rows(op: RowOp, x: Tensor, eps: number, weight?: Tensor, bias?: Tensor): Tensor {
+    const C = x.shape[x.rank - 1];
+    const out = this.alloc(x.shape, x.dtype);
+    if (out.size === 0) return out;
+    const rows = x.size / C;
+    this.withDense([x, weight, bias], (xd, w, b) => {
+      const ops = [this.operand(xd, [C], C), ...(w ? [this.operand(w, [0], C)] : []), ...(b ? [this.operand(b, [0], C)] : []), this.operand(out, [C], C)];
+      const spec = rowReduceSpec({ op, dtype: x.dtype, weight: w?.dtype, bias: b?.dtype });
+      this.run(
+        spec,
+        [rows],
+        ops,
+        (c, rel) => new UniformParams().u32(c.count, c.start, C).f32(eps).u32(rel[0], rel[ops.length - 1], w ? rel[1] : 0, b ? rel[w ? 2 : 1] : 0).build(),
+        (c) => [c.count],
+      );
+    });
+    return out;
+  }
+
+  layerNorm(x: Tensor, opts: LayerNormOptions): Tensor {
+    validateNorm(this, 'layerNorm', x, opts?.eps, { weight: opts?.weight, bias: opts?.bias });
+    return this.rows('layerNorm', x, opts.eps, opts.weight, opts.bias);
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    if (weight === undefined) throw new ShapeError('rmsNorm: weight [C] is required');
+    validateNorm(this, 'rmsNorm', x, eps, { weight });
+    return this.rows('rmsNorm', x, eps, weight);
+  }
+
+  softmax(x: Tensor): Tensor {
+    checkFloat(this, 'softmax', 'x', x);
+    checkMinRank('softmax', 'x', x, 1);
+    return this.rows('softmax', x, 0);
+  }
+
+  rope3d(x: Tensor, opts: Rope3dOptions): Tensor {
+    const { freq } = validateRope3d(this, x, opts);
+    const [, L, H, D] = x.shape;
+    const { grid, split } = opts;
+    const video = grid[0] * grid[1] * grid[2];
+    const out = this.alloc(x.shape, x.dtype);
+    if (out.size === 0) return out;
+    const { buffer: tab, axisBase } = this.ropeTable(opts, freq);
+    this.withDense([x], (xd) => {
+      const ops = [this.operand(xd, [2], 2), WebGPUBackend.rawOperand(tab, tab.size / 4, 1), this.operand(out, [2], 2)];
+      const [h0, h1] = [split[0] / 2, split[1] / 2];
+      this.run(
+        rope3dSpec(x.dtype),
+        [x.size / 2],
+        ops,
+        (c, rel) =>
+          new UniformParams()
+            .u32(c.count, c.start, L, H, D / 2, video, grid[1], grid[2], h0, h1, ...axisBase, h0, h0 + h1, rel[0], rel[2], rel[1])
+            .build(),
+        (c) => [Math.ceil(c.count / ROPE_WORKGROUP)],
+      );
+    });
+    return out;
+  }
+
+  /** The cos/sin table of a RoPE geometry, uploaded once per (grid, split, theta). */
+  private ropeTable(opts: Rope3dOptions, freq: Float64Array): RopeTable {
+    const key = JSON.stringify([opts.grid, opts.split, opts.theta]);
+    let entry = this.ropeTables.get(key);
+    if (!entry) {
+      const { table, axisBase } = ropeTable(opts.grid, opts.split, freq);
+      const buffer = this.device.createBuffer({ size: ceil4(table.byteLength), usage: USAGE() });
+      this.device.queue.writeBuffer(buffer, 0, table.buffer as ArrayBuffer, table.byteOffset, table.byteLength);
+      entry = { buffer, axisBase };
+      this.ropeTables.set(key, entry);
+    }
+    return entry;
+  }
+
+
+  // ---- matmul ---------------------------------------------------------------------------
+
+  matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+    const { batch, m: M, k: K, n: N, transposeB: tb } = validateMatmul(this, a, b, opts);
+    if (batch.length > 4) throw new ShapeError(`matmul: at most 4 batch axes are supported, got ${fmtShape(batch)}`);
+    const out = this.alloc([...batch, M, N], a.dtype);
+    if (out.size === 0) return out;
+    const Z = numel(batch);
+    const sg = this.subgroupMatrixActive && a.dtype === 'f16' && K % 16 === 0 && N % 2 === 0 && M >= 16 && N >= 16;
+    this.withDense([a, b, opts.bias], (ad, bd, bias) => this.matmulInto(out, ad, bd, tb, bias, sg, batch, [M, K, N]));
+    return out;
+  }
+
+  /** Records the GEMM of contiguous operands into `out`. */
+  private matmulInto(out: Tensor, ad: Tensor, bd: Tensor, tb: boolean, bias: Tensor | undefined, sg: boolean, batch: number[], [M, K, N]: number[]): void {
+    const Z = numel(batch);
+    const frags = this.paths.sgMatmulFrags ?? SG_FRAGS;
+    const tileM = sg ? 16 * frags[0] : TILE;
+    const tileN = sg ? 16 * frags[1] : TILE;
+    const rowTiles = Math.ceil(M / tileM);
+    const dims = padLeft(batch, 4, 1);
+    const aStr = padLeft(matrixStrides(ad.shape.slice(0, -2)), 4, 0);
+    const bStr = padLeft(matrixStrides(bd.shape.slice(0, -2)), 4, 0);
+    const zStride = (t: Tensor, per: number, step: number, extent: number): [number[], number] => {
+      const n = numel(t.shape.slice(0, -2));
+      if (n === Z) return [[per, step], extent];
+      if (n === 1) return [[0, step], extent];
+      return [[0, 0], t.size]; // partial broadcast: bind the whole operand
+    };
+    const [as, ae] = zStride(ad, M * K, tileM * K, tileM * K);
+    const [bs, be] = zStride(bd, K * N, 0, K * N);
+    const ops = [
+      this.operand(ad, as, ae),
+      this.operand(bd, bs, be),
+      ...(bias ? [this.operand(bias, [0, 0], N)] : []),
+      this.operand(out, [M * N, tileM * N], tileM * N),
+    ];
+    const spec = sg ? matmulSubgroupMatrixSpec({ transposeB: tb, bias: bias?.dtype, frags }) : matmulTiledSpec({ dtype: ad.dtype, transposeB: tb, bias: bias?.dtype });
+    this.run(
+      spec,
+      [Z, rowTiles],
+      ops,
+      (c, rel) =>
+        new UniformParams()
+          .u32(M, N, K, rowTiles, c.start, c.count, rel[0], rel[1], rel[ops.length - 1], bias ? rel[2] : 0, 0, 0)
+          .vec4Array([...dims, ...aStr, ...bStr], 3)
+          .build(),
+      (c) => [c.count, 1, Math.ceil(N / tileN)],
+    );
+  }
+
+  // ---- attention ------------------------------------------------------------------------
+
+  attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): AttentionResult {
+    const { B, H, Lq, Lk, D, scale, mask, map } = validateAttention(this, q, k, v, opts);
+    if (D * 128 + 64 > this.caps.maxWorkgroupStorage)
+      throw new UnsupportedFeatureError(`attention: head_dim ${D} needs ${D * 128 + 64} bytes of workgroup memory, this device has ${this.caps.maxWorkgroupStorage}`);
+
+    const out = this.alloc(q.shape, q.dtype);
+    const lse = this.alloc([B, H, Lq], 'f32');
+    const result: AttentionResult = { out, lse };
+    if (out.size === 0) return result;
+    this.withDense([q, k, v], (qd, kd, vd) => {
+      const heads = [B * H];
+      const qo = this.operand(qd, [Lq * D], Lq * D);
+      const ko = this.operand(kd, [Lk * D], Lk * D);
+      const vo = this.operand(vd, [Lk * D], Lk * D);
+      const oo = this.operand(out, [Lq * D], Lq * D);
+      const lo = this.operand(lse, [Lq], Lq);
+      const rowFrags = this.paths.sgAttentionRowFrags ?? ATTN_SG_ROW_FRAGS;
+      const sg = this.subgroupMatrixActive && this.paths.experimentalSubgroupMatrixAttention === true && q.dtype === 'f16' && D % 16 === 0 && D <= 128 && Lq >= 16 * rowFrags && Lk >= 64;
+      const rowsPerGroup = sg ? 16 * rowFrags : ATTN_ROWS;
+      const kT = sg && this.paths.sgTransposeKeys !== false && Lk % 8 === 0 ? this.transposedCopy(kd) : undefined;
+      let csr: Operand[] = [];
+      if (mask) {
+        const rowPtr = this.transientInts(mask.rowPtr);
+        const colIdx = this.transientInts(mask.colIdx);
+        csr = [WebGPUBackend.rawOperand(rowPtr, mask.rowPtr.length, 1), WebGPUBackend.rawOperand(colIdx, Math.max(1, mask.colIdx.length), 1)];
+      }
+      const ops = [qo, kT ? this.operand(kT, [D * Lk], D * Lk) : ko, vo, ...csr, oo, lo];
+      const spec = sg
+        ? attentionSubgroupMatrixSpec({ headDim: D, sparse: !!mask, rowFrags, keysTransposed: !!kT })
+        : flashAttentionSpec({ dtype: q.dtype, headDim: D, sparse: !!mask });
+      const ro = mask ? 2 : 0;
+      this.run(
+        spec,
+        heads,
+        ops,
+        (c, rel) =>
+          new UniformParams()
+            .u32(Lq, Lk, H, c.start)
+            .f32(scale)
+            .u32(mask?.nQ ?? 0, mask?.blockSize ?? 0, rel[0], rel[1], rel[2], rel[3 + ro], rel[4 + ro], mask ? rel[3] : 0, mask ? rel[4] : 0)
+            .build(),
+        (c) => [Math.ceil(Lq / rowsPerGroup), c.count],
+      );
+      if (map) {
+        const m = this.alloc([B, H, map.nQ, map.nK], 'f32');
+        result.map = m;
+        const mo = this.operand(m, [map.nQ * map.nK], map.nQ * map.nK);
+        const mops = [qo, ko, lo, mo];
+        this.run(
+          sparsityMapSpec({ dtype: q.dtype, headDim: D }),
+          heads,
+          mops,
+          (c, rel) =>
+            new UniformParams()
+              .u32(Lq, Lk, map.tq, map.tk, map.nQ, map.nK, c.start, map.bs)
+              .f32(scale, map.lnTau)
+              .u32(rel[0], rel[1], rel[2], rel[3])
+              .build(),
+          (c) => [map.nQ, c.count],
+        );
+      }
+      kT?.dispose();
+    });
+    return result;
+  }
+
+  /** Uploads an Int32Array for the dispatches recorded next; freed after they are submitted. */
+  private transientInts(data: Int32Array): GPUBuffer {
+    const buf = this.device.createBuffer({ size: ceil4(data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+    if (data.byteLength) this.device.queue.writeBuffer(buf, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    this.queue.release(buf);
+    return buf;
+  }
+
+  destroy(): void {
+    this.queue.flush();
+    for (const t of this.ropeTables.values()) t.buffer.destroy();
+    this.ropeTables.clear();
+    this.device.destroy();
+    void this.owner;
+  }
+}
+
+/** Matrix strides of contiguous batch dims, 0 on size-1 (broadcast) axes. */
+function matrixStrides(batch: readonly number[]): number[] {
+  const out = new Array<number>(batch.length);
+  let s = 1;
+  for (let i = batch.length - 1; i >= 0; i--) {
+    out[i] = batch[i] === 1 ? 0 : s;
+    s *= batch[i];
+  }
+  return out;
+}
+
+function padLeft(v: readonly number[], n: number, fill: number): number[] {
+  return [...new Array<number>(n - v.length).fill(fill), ...v];
+}
+
+function padTo(v: readonly number[], n: number): number[] {
+  return [...v, ...new Array<number>(n - v.length).fill(0)];
+}

@@ -1,0 +1,82 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { BackendUnavailableError, CpuBackend, Rng, UnsupportedFeatureError } from '@mod-dit/tensor';
+import { acquireDevice, createWebGPUBackend } from '../src/index.js';
+import { availability, gpuBackend, relError, twin } from './support.js';
+
+describe('device acquisition', () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  afterEach(() => {
+    if (saved) Object.defineProperty(globalThis, 'navigator', saved);
+    else delete (globalThis as { navigator?: unknown }).navigator;
+  });
+
+  it('reports a missing adapter as BackendUnavailableError', async () => {
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu: { requestAdapter: async () => null } }, configurable: true });
+    await expect(acquireDevice()).rejects.toThrow(BackendUnavailableError);
+    await expect(createWebGPUBackend()).rejects.toThrow(/no adapter/);
+  });
+
+  it.skipIf(!availability.available)('reports a required feature the adapter lacks as UnsupportedFeatureError', async () => {
+    const { device, caps } = await acquireDevice();
+    device.destroy();
+    const missing = (['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups'] as const).find((f) => !caps.features.has(f));
+    if (!missing) return; // this adapter has them all: nothing to reject
+    await expect(acquireDevice({ require: [missing] })).rejects.toThrow(UnsupportedFeatureError);
+    await expect(acquireDevice({ require: [missing] })).rejects.toThrow(missing);
+  });
+
+  it.skipIf(!availability.available)('requests the adapter limits and leaves disabled features off', async () => {
+    const { device, caps } = await acquireDevice({ disable: ['shader-f16', 'subgroups'] });
+    expect(caps.features.has('shader-f16')).toBe(false);
+    expect(caps.features.has('subgroups')).toBe(false);
+    expect(caps.subgroupMatrix16).toBe(false);
+    expect(caps.maxBindingBytes).toBeGreaterThanOrEqual(128 << 20);
+    expect(caps.offsetAlign).toBeGreaterThan(0);
+    device.destroy();
+  });
+});
+
+const gpu = await gpuBackend();
+const cpu = new CpuBackend();
+afterAll(() => gpu?.destroy());
+
+describe.skipIf(!availability.available)('backend basics', () => {
+  it('works without shader-f16: f16 and bf16 are carried as u16 halves of u32 words', async () => {
+    const plain = await createWebGPUBackend({ disable: ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'] });
+    expect(plain.floatDTypes).toEqual(['f32', 'f16', 'bf16']);
+    const rng = new Rng(31);
+    for (const dtype of ['f16', 'bf16'] as const) {
+      const [ga, ca] = twin(rng, plain, cpu, [9, 7], dtype);
+      const [gb, cb] = twin(rng, plain, cpu, [7, 5], dtype);
+      expect(await relError(plain.matmul(ga, gb), cpu.matmul(ca, cb))).toBeLessThanOrEqual(1e-2);
+    }
+    plain.destroy();
+  });
+
+  it('compiles each kernel spec once and reuses its pipeline', async () => {
+    if (!gpu) return;
+    const rng = new Rng(32);
+    const [a] = twin(rng, gpu, cpu, [5, 6]);
+    const [b] = twin(rng, gpu, cpu, [6]);
+    gpu.add(a, b).dispose();
+    const after = gpu.kernels.size;
+    for (let i = 0; i < 3; i++) gpu.add(a, b).dispose();
+    expect(gpu.kernels.size).toBe(after);
+    gpu.mul(a, b).dispose();
+    expect(gpu.kernels.size).toBe(after + 1);
+    await gpu.sync();
+  });
+
+  it('frees every buffer when tensors are disposed', async () => {
+    if (!gpu) return;
+    const before = gpu.liveStorages;
+    const rng = new Rng(33);
+    const [x] = twin(rng, gpu, cpu, [4, 16]);
+    const view = x.transpose();
+    const y = gpu.softmax(view); // copies the view first, then frees the copy
+    expect(gpu.liveStorages).toBe(before + 2);
+    for (const t of [y, view, x]) t.dispose();
+    expect(gpu.liveStorages).toBe(before);
+    await gpu.sync();
+  });
+});
