@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { latentFidelity } from '@mod-dit/pipeline';
 import type { WanRunResult } from '@mod-dit/wan';
+import { closeBackend } from '../backends.js';
 import type { CliIO } from '../io.js';
 import { addRunOptions, prepareRun, runPrepared, runSummary, writeLatents, writeMaskOutputs, type RunFlags } from './generate.js';
 
@@ -65,6 +66,7 @@ export function compareCommand(io: CliIO): Command {
         );
       } finally {
         p.weights.dispose();
+        closeBackend(p.backend);
       }
     });
 }

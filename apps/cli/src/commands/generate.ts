@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { cpuBackend, ModDitError, type Backend, type DType } from '@mod-dit/tensor';
+import { ModDitError, type Backend, type DType } from '@mod-dit/tensor';
 import { Checkpoint, writeSafetensors } from '@mod-dit/tensor/safetensors';
 import { seededNoise, type ProgressEvent } from '@mod-dit/pipeline';
 import { writeMaskFile } from '@mod-dit/predictor/mask-file';
@@ -25,6 +25,7 @@ import {
   type WanRunResult,
   type WanWeights,
 } from '@mod-dit/wan';
+import { BACKEND_NAMES, closeBackend, openBackend, type BackendName } from '../backends.js';
 import type { CliIO } from '../io.js';
 
 /** A bad flag combination or value that commander cannot see on its own. */
@@ -48,7 +49,7 @@ export interface RunFlags {
   seed: number;
   noise?: string;
   sampler: 'unipc' | 'euler';
-  backend: 'cpu';
+  backend: BackendName;
   dtype: DType;
   blockSize?: number;
   warmup?: number;
@@ -105,7 +106,7 @@ export function addRunOptions(cmd: Command): Command {
     .option('--seed <n>', 'noise seed (the project\'s seeded RNG)', int(0), 0)
     .option('--noise <file[:tensor]>', 'read the starting noise [16, T, H, W] from a safetensors file (tensor "noise" by default)')
     .addOption(new Option('--sampler <name>', 'flow-matching solver').choices(['unipc', 'euler']).default('unipc'))
-    .addOption(new Option('--backend <name>', 'compute backend').choices(['cpu']).default('cpu'))
+    .addOption(new Option('--backend <name>', 'compute backend (cuda: NVIDIA driver; webgpu: a WebGPU adapter, in Node through the webgpu package)').choices(BACKEND_NAMES).default('cpu'))
     .addOption(new Option('--dtype <dtype>', 'GEMM and attention dtype (norms, modulation and the residual stay f32)').choices(['f32', 'bf16', 'f16']).default('f32'))
     .addOption(new Option('--block-size <n>', 'MOD block size in tokens (tiny 64, else 128)').choices(['64', '128']).argParser(Number))
     .option('--warmup <m>', 'MOD warm-up steps m (tiny 3, else 12)', int(2))
@@ -161,7 +162,7 @@ export async function prepareRun(f: RunFlags, io: CliIO): Promise<PreparedRun> {
   const latent = latentForVideo(width, height, f.frames ?? (tiny ? TINY_DEFAULTS.frames : FULL_DEFAULTS.frames));
   const official = samplingDefaults(config, latent.height);
   const steps = f.steps ?? (tiny ? TINY_DEFAULTS.steps : official.steps);
-  const backend = cpuBackend();
+  const backend = await openBackend(f.backend);
   if (!backend.floatDTypes.includes(f.dtype)) throw new RunOptionError(`the ${backend.name} backend does not compute in ${f.dtype}`);
 
   const ckpt = f.weights ? await Checkpoint.open(f.weights) : undefined;
@@ -334,6 +335,7 @@ export function generateCommand(io: CliIO): Command {
         io.out(`${p.config.name} ${f.attention}: ${p.steps} steps in ${(run.wallMs / 1000).toFixed(2)} s${sp}\n${files.map((x) => `  ${x}`).join('\n')}\n`);
       } finally {
         p.weights.dispose();
+        closeBackend(p.backend);
       }
     });
 }
