@@ -1,14 +1,12 @@
 // WebGPU speed at video-DiT shapes in f16 (the dtype WebGPU's subgroup matrices take):
-// dense attention, dense + sparsity map, block-sparse attention at several densities, the
-// portable (no subgroup-matrix) dense kernel for comparison, and the Wan-1.3B linear GEMMs
-// for each subgroup-matrix tile configuration. Writes inputs, masks and outputs under --dir
+// dense attention, dense + sparsity map, block-sparse attention at several densities (all
+// through the portable flash-attention kernel), and the Wan-1.3B linear GEMMs for each
+// subgroup-matrix tile configuration. Writes inputs, masks and outputs under --dir
 // so tools/bench/webgpu_attention_torch.py can time PyTorch on the same data and check ours.
 //
 // Usage: node tools/bench/webgpu-attention.mjs [--shape wan|B,H,L,D] [--densities 0.5,0.25,0.1,0.05]
-//          [--iters 10] [--dir /tmp/webgpu-bench] [--no-gemm] [--no-portable] [--portable] [--sg-attention]
-// --portable: subgroup-matrix kernels off throughout; --no-portable: skip the portable dense comparison;
-// --sg-attention: attention through the EXPERIMENTAL subgroup-matrix kernel (known wrong output, see
-// packages/webgpu/README.md), to time it.
+//          [--iters 10] [--dir /tmp/webgpu-bench] [--no-gemm] [--portable]
+// --portable: the subgroup-matrix GEMM off (tiled GEMM kernel instead).
 // Timing: wall clock around `iters` enqueued calls closed by backend.sync(), after one warm-up call.
 // Masks: per head and query block, a band around the diagonal plus random key blocks, so that
 // every row holds round(density * nK) blocks (load balanced, like the predictor's density target).
@@ -29,10 +27,7 @@ const dir = opt('dir', '/tmp/webgpu-bench');
 const [B, H, L, D] = shapeArg === 'wan' ? [1, 12, 32760, 128] : shapeArg.split(',').map(Number);
 const BS = 128;
 
-const backend = await createWebGPUBackend({
-  paths: { subgroupMatrix: !argv.includes('--portable'), experimentalSubgroupMatrixAttention: argv.includes('--sg-attention') },
-});
-const sgAttention = backend.subgroupMatrixActive && backend.paths.experimentalSubgroupMatrixAttention;
+const backend = await createWebGPUBackend({ paths: { subgroupMatrix: !argv.includes('--portable') } });
 const caps = backend.caps;
 mkdirSync(dir, { recursive: true });
 
@@ -91,7 +86,7 @@ const v = backend.upload(host.v, [B, H, L, D], 'f16');
 
 const pairs = B * H * L * L;
 const tflops = (ms, p) => (4 * D * p) / (ms * 1e-3) / 1e12;
-const results = { device: caps.description, subgroupMatrix: backend.subgroupMatrixActive, sgAttention, B, H, L, D, iters, attention: [], gemm: [], masks: [] };
+const results = { device: caps.description, subgroupMatrix: backend.subgroupMatrixActive, B, H, L, D, iters, attention: [], gemm: [], masks: [] };
 
 const denseMs = await time(() => backend.attention(q, k, v));
 results.attention.push({ case: 'dense', ms: denseMs, tflops: tflops(denseMs, pairs) });
@@ -117,25 +112,6 @@ for (const density of densities) {
   results.masks.push({ density, actual, nQ: flex.nQ, nK: flex.nK });
 }
 
-if (sgAttention) {
-  // rows per subgroup-matrix workgroup: more rows reuse each K/V fragment, at the cost of registers
-  for (const rf of [2]) {
-    backend.paths.sgAttentionRowFrags = rf;
-    const ms = await time(() => backend.attention(q, k, v));
-    results.attention.push({ case: `dense, ${16 * rf} query rows per workgroup`, ms, tflops: tflops(ms, pairs), vsDense: ms / denseMs });
-  }
-  backend.paths.sgAttentionRowFrags = undefined;
-  backend.paths.sgTransposeKeys = false;
-  const ms = await time(() => backend.attention(q, k, v));
-  results.attention.push({ case: 'dense, K^T loaded column-major (no transposed copy)', ms, tflops: tflops(ms, pairs), vsDense: ms / denseMs });
-  backend.paths.sgTransposeKeys = undefined;
-}
-if (!argv.includes("--no-portable") && sgAttention) {
-  backend.paths.subgroupMatrix = false;
-  const ms = await time(() => backend.attention(q, k, v), 1);
-  results.attention.push({ case: 'dense, portable kernel (no subgroup matrices)', ms, tflops: tflops(ms, pairs), vsDense: ms / denseMs });
-  backend.paths.subgroupMatrix = true;
-}
 dispose(q);
 dispose(k);
 dispose(v);

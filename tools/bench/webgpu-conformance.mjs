@@ -1,16 +1,13 @@
 // Runs the shared backend conformance suite on the WebGPU backend (built dist) outside vitest,
-// e.g. on the GPU machine through Dawn/Vulkan, with and without the subgroup-matrix paths.
-// Usage: node tools/bench/webgpu-conformance.mjs [--size small|medium] [--portable] [--sg-attention]
-// (--sg-attention: include the EXPERIMENTAL subgroup-matrix attention, known to fail)
+// e.g. on the GPU machine through Dawn/Vulkan, with and without the subgroup-matrix GEMM.
+// Usage: node tools/bench/webgpu-conformance.mjs [--size small|medium] [--portable]
 // Prints "N passed, N failed" and one line per failure; exits 1 on any failure.
 import { runConformance } from '@mod-dit/tensor/conformance';
 import { createWebGPUBackend } from '../../packages/webgpu/dist/index.js';
 
 const argv = process.argv.slice(2);
 const size = argv.includes('--size') ? argv[argv.indexOf('--size') + 1] : 'small';
-const backend = await createWebGPUBackend({
-  paths: { subgroupMatrix: !argv.includes('--portable'), experimentalSubgroupMatrixAttention: argv.includes('--sg-attention') },
-});
+const backend = await createWebGPUBackend({ paths: { subgroupMatrix: !argv.includes('--portable') } });
 console.log(`device: ${backend.caps.description}; subgroup matrices ${backend.subgroupMatrixActive ? 'on' : 'off'}; size ${size}`);
 const t0 = Date.now();
 const { passed, failed } = await runConformance(backend, { size });

@@ -146,7 +146,7 @@ for g in ours["gemm"]:
     res["gemm"].append({"M": M, "K": K, "N": N, "ms": ms, "tflops": 2 * M * N * K / (ms * 1e-3) / 1e12})
 
 base = {b["case"]: b for b in res["baselines"] if "ms" in b}
-sg = f"subgroup-matrix GEMM {'on' if ours['subgroupMatrix'] else 'off'}, subgroup-matrix attention {'on (EXPERIMENTAL)' if ours.get('sgAttention') else 'off (portable kernel)'}"
+sg = f"subgroup-matrix GEMM {'on' if ours['subgroupMatrix'] else 'off'}, portable attention kernel"
 lines = [f"Device: {res['device']} (ours: {ours['device']}; {sg}), torch {res['torch']}; B={B} H={H} L={L} D={D}, f16.", ""]
 if args.command:
     lines += [f"Command: `{args.command}`", ""]

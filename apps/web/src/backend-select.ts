@@ -29,9 +29,9 @@ async function webgpu(): Promise<SelectedBackend> {
   const { caps } = backend;
   const f16 = caps.features.has('shader-f16')
     ? 'shader-f16 yes'
-    : 'shader-f16 no (f16 tensors still work: kernels carry them as u16 halves; the tensor-core path needs it)';
-  const tensorCores = caps.subgroupMatrix16 ? 'f16 subgroup-matrix attention on' : 'portable flash-attention kernels';
-  return { backend, detail: `WebGPU: ${caps.description || 'unnamed adapter'}; ${f16}; ${tensorCores}` };
+    : 'shader-f16 no (f16 tensors still work: kernels carry them as u16 halves; the tensor-core GEMM needs it)';
+  const gemm = caps.subgroupMatrix16 ? 'f16 GEMMs on subgroup matrices' : 'portable GEMMs';
+  return { backend, detail: `WebGPU: ${caps.description || 'unnamed adapter'}; ${f16}; ${gemm}; portable flash-attention kernels` };
 }
 
 /**

@@ -40,7 +40,6 @@ import type { DeviceCaps } from './device.js';
 import { GpuQueue } from './gpu-queue.js';
 import { KernelCache, type KernelSpec } from './kernel-cache.js';
 import { ATTN_ROWS, flashAttentionSpec } from './kernels/attention-flash.js';
-import { ATTN_SG_ROW_FRAGS, attentionSubgroupMatrixSpec } from './kernels/attention-sgmat.js';
 import { TILE, matmulTiledSpec } from './kernels/matmul-tiled.js';
 import { SG_FRAGS, matmulSubgroupMatrixSpec } from './kernels/matmul-sgmat.js';
 import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
@@ -67,24 +66,14 @@ interface Operand {
 export interface KernelPaths {
   /** f16 GEMM through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16. Default on. */
   subgroupMatrix: boolean;
-  /**
-   * EXPERIMENTAL, default off: f16 attention through subgroup matrices. On the H100 (Dawn in
-   * webgpu 0.6.2, NVIDIA 580) its LSE and sparsity map are right but its output is not
-   * (tools/bench/webgpu-sgmat-check.mjs shows it), so it must not be used for results yet.
-   */
-  experimentalSubgroupMatrixAttention?: boolean;
   /** 16x16 fragments per workgroup (rows, cols) of the subgroup-matrix GEMM; default SG_FRAGS. */
   sgMatmulFrags?: readonly [number, number];
-  /** 16-row query fragments per workgroup of the subgroup-matrix attention; default ATTN_SG_ROW_FRAGS. */
-  sgAttentionRowFrags?: number;
-  /** Copy K to [B, H, D, Lk] first so that the subgroup-matrix attention loads K^T row-major (coalesced). Default on. */
-  sgTransposeKeys?: boolean;
 }
 
 /**
  * The WebGPU Backend: every op of the contract as WGSL compute kernels over GPUBuffers.
  * f16/bf16 are carried as u16 halves of u32 words (no shader-f16 needed except for the
- * subgroup-matrix paths). Operands larger than one storage binding are processed in
+ * subgroup-matrix GEMM). Operands larger than one storage binding are processed in
  * chunks, each bound on the byte window it touches (binding-plan.ts).
  */
 export class WebGPUBackend implements Backend {
@@ -250,15 +239,6 @@ export class WebGPUBackend implements Backend {
   }
 
   /** A contiguous copy of `t` with its last two axes swapped. */
-  private transposedCopy(t: Tensor): Tensor {
-    const view = t.transpose(-2, -1);
-    try {
-      return this.copyOf(view);
-    } finally {
-      view.dispose();
-    }
-  }
-
   private copyOf(t: Tensor): Tensor {
     const out = this.alloc(t.shape, t.dtype);
     this.map('copy', out, [t]);
@@ -310,13 +290,7 @@ export class WebGPUBackend implements Backend {
     const [gt, gh, gw] = grid;
     const [pt, ph, pw] = patch;
     const out = this.alloc([B, gt * gh * gw, C * pt * ph * pw], x.dtype);
-    this.withDense([x], (xd) => {
-      const x8 = xd.reshape([B, C, gt, pt, gh, ph, gw, pw]);
-      const src = x8.permute(channelsFirst ? [0, 2, 4, 6, 1, 3, 5, 7] : [0, 2, 4, 6, 3, 5, 7, 1]);
-      const dst = out.reshape(src.shape);
-      this.map('copy', dst, [src]);
-      for (const v of [x8, src, dst]) v.dispose();
-    });
+    this.permuteInto(out, x, [B, C, gt, pt, gh, ph, gw, pw], channelsFirst ? [0, 2, 4, 6, 1, 3, 5, 7] : [0, 2, 4, 6, 3, 5, 7, 1]);
     return out;
   }
 
@@ -325,14 +299,19 @@ export class WebGPUBackend implements Backend {
     const [gt, gh, gw] = grid;
     const [pt, ph, pw] = patch;
     const out = this.alloc([B, C, gt * pt, gh * ph, gw * pw], x.dtype);
+    this.permuteInto(out, x, first ? [B, gt, gh, gw, C, pt, ph, pw] : [B, gt, gh, gw, pt, ph, pw, C], first ? [0, 4, 1, 5, 2, 6, 3, 7] : [0, 7, 1, 4, 2, 5, 3, 6]);
+    return out;
+  }
+
+  /** Writes x, viewed as `shape` and permuted by `perm`, into out (same element count): the patchify moves. */
+  private permuteInto(out: Tensor, x: Tensor, shape: readonly number[], perm: readonly number[]): void {
     this.withDense([x], (xd) => {
-      const x8 = xd.reshape(first ? [B, gt, gh, gw, C, pt, ph, pw] : [B, gt, gh, gw, pt, ph, pw, C]);
-      const src = x8.permute(first ? [0, 4, 1, 5, 2, 6, 3, 7] : [0, 7, 1, 4, 2, 5, 3, 6]);
+      const xs = xd.reshape(shape);
+      const src = xs.permute(perm);
       const dst = out.reshape(src.shape);
       this.map('copy', dst, [src]);
-      for (const v of [x8, src, dst]) v.dispose();
+      for (const v of [xs, src, dst]) v.dispose();
     });
-    return out;
   }
 
   // ---- elementwise ----------------------------------------------------------------------
@@ -533,32 +512,24 @@ export class WebGPUBackend implements Backend {
       const vo = this.operand(vd, [Lk * D], Lk * D);
       const oo = this.operand(out, [Lq * D], Lq * D);
       const lo = this.operand(lse, [Lq], Lq);
-      const rowFrags = this.paths.sgAttentionRowFrags ?? ATTN_SG_ROW_FRAGS;
-      const sg = this.subgroupMatrixActive && this.paths.experimentalSubgroupMatrixAttention === true && q.dtype === 'f16' && D % 16 === 0 && D <= 128 && Lq >= 16 * rowFrags && Lk >= 64;
-      const rowsPerGroup = sg ? 16 * rowFrags : ATTN_ROWS;
-      const kT = sg && this.paths.sgTransposeKeys !== false && Lk % 8 === 0 ? this.transposedCopy(kd) : undefined;
       let csr: Operand[] = [];
       if (mask) {
         const rowPtr = this.transientInts(mask.rowPtr);
         const colIdx = this.transientInts(mask.colIdx);
         csr = [WebGPUBackend.rawOperand(rowPtr, mask.rowPtr.length, 1), WebGPUBackend.rawOperand(colIdx, Math.max(1, mask.colIdx.length), 1)];
       }
-      const ops = [qo, kT ? this.operand(kT, [D * Lk], D * Lk) : ko, vo, ...csr, oo, lo];
-      const spec = sg
-        ? attentionSubgroupMatrixSpec({ headDim: D, sparse: !!mask, rowFrags, keysTransposed: !!kT })
-        : flashAttentionSpec({ dtype: q.dtype, headDim: D, sparse: !!mask });
       const ro = mask ? 2 : 0;
       this.run(
-        spec,
+        flashAttentionSpec({ dtype: q.dtype, headDim: D, sparse: !!mask }),
         heads,
-        ops,
+        [qo, ko, vo, ...csr, oo, lo],
         (c, rel) =>
           new UniformParams()
             .u32(Lq, Lk, H, c.start)
             .f32(scale)
             .u32(mask?.nQ ?? 0, mask?.blockSize ?? 0, rel[0], rel[1], rel[2], rel[3 + ro], rel[4 + ro], mask ? rel[3] : 0, mask ? rel[4] : 0)
             .build(),
-        (c) => [Math.ceil(Lq / rowsPerGroup), c.count],
+        (c) => [Math.ceil(Lq / ATTN_ROWS), c.count],
       );
       if (map) {
         const m = this.alloc([B, H, map.nQ, map.nK], 'f32');
@@ -578,7 +549,6 @@ export class WebGPUBackend implements Backend {
           (c) => [map.nQ, c.count],
         );
       }
-      kT?.dispose();
     });
     return result;
   }

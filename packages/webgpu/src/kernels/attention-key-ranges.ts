@@ -1,5 +1,5 @@
 /**
- * The key loop bounds shared by the attention kernels (WGSL snippets). Dense: one range
+ * The key loop bounds of the flash-attention kernel (WGSL snippets). Dense: one range
  * [0, Lk). Sparse: the workgroup's BlockMask row (head * nQ + first query row / blockSize)
  * gives `nblk` active key blocks; block `bi` covers [j * bs, min(Lk, (j + 1) * bs)). The
  * CSR values go through workgroupUniformLoad so that loops containing barriers stay uniform;
@@ -33,6 +33,6 @@ export function keyRangeSnippets(sparse: boolean, rowsPerGroup: number, lane: st
   };
 }
 
-/** Uniform block of both attention kernels (filled in WebGPUBackend.attention). */
+/** Uniform block of the attention kernel (filled in WebGPUBackend.attention). */
 export const ATTENTION_UNIFORMS =
   'struct U { Lq: u32, Lk: u32, H: u32, base: u32, scale: f32, nQ: u32, bs: u32, offQ: u32, offK: u32, offV: u32, offOut: u32, offLse: u32, offRow: u32, offCol: u32 }';

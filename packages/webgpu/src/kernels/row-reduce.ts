@@ -15,6 +15,21 @@ export interface RowSpecOptions {
   bias?: DType;
 }
 
+/** WGSL tree reduction of one f32 per invocation over the workgroup (through `red`), combining pairs with `combine`. */
+function workgroupReduce(name: string, combine: (a: string, b: string) => string): string {
+  return `fn ${name}(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
+  workgroupBarrier();
+  for (var s = ${ROW_WORKGROUP / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { red[lid] = ${combine('red[lid]', 'red[lid + s]')}; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}`;
+}
+
 /**
  * Bindings: x, [weight], [bias], out, uniform { rows, base, C, eps, offX, offOut, offW, offB }.
  * Offsets are window-relative element offsets (see binding-plan.ts).
@@ -54,28 +69,8 @@ export function rowReduceSpec(o: RowSpecOptions): KernelSpec {
 struct U { rows: u32, base: u32, C: u32, eps: f32, offX: u32, offOut: u32, offW: u32, offB: u32 }
 @group(0) @binding(${names.length + 1}) var<uniform> u: U;
 var<workgroup> red: array<f32, ${ROW_WORKGROUP}>;
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${ROW_WORKGROUP / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] += red[lid + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-fn reduce_max(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = ${ROW_WORKGROUP / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { red[lid] = max(red[lid], red[lid + s]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+${workgroupReduce('reduce_sum', (a, b) => `${a} + ${b}`)}
+${workgroupReduce('reduce_max', (a, b) => `max(${a}, ${b})`)}
 @compute @workgroup_size(${ROW_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wid.y * nwg.x + wid.x;
