@@ -3,11 +3,12 @@ import { ModDitError } from '@mod-dit/tensor';
 import pkg from '../package.json' with { type: 'json' };
 import type { CliIO } from './io.js';
 import { compareCommand } from './commands/compare.js';
+import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspectCommand } from './commands/inspect.js';
 
 /** Every subcommand: add a `commands/<name>.ts` factory and list it here. */
-const COMMANDS: readonly ((io: CliIO) => Command)[] = [inspectCommand, generateCommand, compareCommand];
+const COMMANDS: readonly ((io: CliIO) => Command)[] = [inspectCommand, evalCommand, generateCommand, compareCommand];
 
 /** Exit codes: 0 ok, 1 bad input (missing or malformed files...), 2 usage error. */
 export const EXIT_OK = 0;
