@@ -285,7 +285,8 @@ export async function writeMaskOutputs(dir: string, p: PreparedRun, run: WanRunR
   });
   const figure = maskHeatmapFigure({
     title: `${p.config.name} layer ${layer} cond: MOD masks (green kept, red skipped with mass)`,
-    blocks: n,
+    rows: n,
+    cols: n,
     rowLabels: Array.from({ length: heads }, (_, h) => `head ${h}`),
     columnLabels: shown.map((r) => `steps ${r.fromStep}-${r.toStep}`),
     cells: Array.from({ length: heads }, (_, h) => columns.map((col) => col[h])),
