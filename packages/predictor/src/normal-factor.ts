@@ -152,9 +152,10 @@ export class NormalFactor {
 
   /**
    * Solves (M^T M + lambda I) x = r for `heads` right-hand sides stored [heads, 3n]
-   * (order: 2n-1 diagonals, n columns, tile). Returns x in the same layout.
+   * (order: 2n-1 diagonals, n columns, tile). Returns x in the same layout, written to `out`
+   * (every entry; it may not alias `rhs`) when given.
    */
-  solve(rhs: Float64Array, heads: number): Float64Array {
+  solve(rhs: Float64Array, heads: number, out?: Float64Array): Float64Array {
     const n = this.n;
     const nd = 2 * n - 1;
     const size = 3 * n;
@@ -165,7 +166,8 @@ export class NormalFactor {
     const rc = this.scratchCol;
     const y = this.scratchY;
     const pre = this.scratchPrefix;
-    const out = new Float64Array(heads * size);
+    if (out === undefined) out = new Float64Array(heads * size);
+    else if (out.length !== heads * size || out === rhs) throw new ShapeError(`NormalFactor.solve: out must be a separate [heads, 3n] = ${heads * size}-entry array, got ${out.length} entries${out === rhs ? ' (the right-hand sides)' : ''}`);
     for (let h = 0; h < heads; h++) {
       const base = h * size;
       // u = W r_d; r_c' = r_c - B u; r_e' = r_e - t_d . u

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@mod-dit/tensor';
-import { BlockLayout, projectMap } from '../src/index.js';
+import { ShapeError } from '@mod-dit/tensor';
+import { BlockLayout, NormalFactor, allocateMap, fitFeatures, projectMap } from '../src/index.js';
 import { projectMapScalar } from '../src/projection-scalar.js';
 import { projectMapSimd } from '../src/projection-simd.js';
 
@@ -67,6 +68,12 @@ describe('M^T s passes', () => {
       projectMapScalar(map, heads, n, layout.tileStart, layout.tileEnd, scalar);
       expect(maxRelative(scalar, ref)).toBeLessThan(1e-12);
       expect(maxRelative(projectMap(map, heads, layout), ref)).toBeLessThan(1e-12);
+      // a map in the kernels' own memory is reduced in place, also through a view that starts at head 1
+      const resident = allocateMap(heads, layout);
+      resident.set(map);
+      expect(maxRelative(projectMap(resident, heads, layout), ref)).toBeLessThan(1e-12);
+      const tail = resident.subarray(n * n);
+      expect(maxRelative(projectMap(tail, heads - 1, layout), ref.subarray(3 * n))).toBeLessThan(1e-12);
     });
 
   it('keeps no state between calls of different geometries and head counts', () => {
@@ -79,5 +86,24 @@ describe('M^T s passes', () => {
     projectMap(b, 4, other);
     expect(Array.from(projectMap(a, 2, small))).toEqual(Array.from(first));
     expect(maxRelative(projectMap(a.subarray(0, small.n * small.n), 1, small), first.subarray(0, 3 * small.n))).toBeLessThan(1e-12);
+    // fits reuse their intermediate buffers: a fit in between must not leak into the next
+    const fit = fitFeatures(a, 2, small);
+    const between = fitFeatures(b, 4, other);
+    const again = fitFeatures(a, 2, small);
+    expect(Array.from(again.diagonals)).toEqual(Array.from(fit.diagonals));
+    expect(Array.from(again.columns)).toEqual(Array.from(fit.columns));
+    expect(Array.from(again.tiles)).toEqual(Array.from(fit.tiles));
+    expect(between.diagonals.length).toBe(4 * (2 * other.n - 1));
+  });
+
+  it('NormalFactor.solve writes into a given array, and rejects a wrong-sized or aliased one', () => {
+    const layout = new BlockLayout({ videoTokens: 3 * 700, tokensPerFrame: 700, blockSize: 64 });
+    const factor = new NormalFactor(layout, 1);
+    const rhs = projectMap(randomMap(new Rng(9), 2 * layout.n * layout.n), 2, layout);
+    const out = new Float64Array(rhs.length).fill(Number.NaN);
+    expect(factor.solve(rhs, 2, out)).toBe(out);
+    expect(Array.from(out)).toEqual(Array.from(factor.solve(rhs, 2)));
+    expect(() => factor.solve(rhs, 2, new Float64Array(rhs.length - 1))).toThrow(ShapeError);
+    expect(() => factor.solve(rhs, 2, rhs)).toThrow(/right-hand sides/);
   });
 });
