@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CUDA attention benchmark in one device command (see docs/benchmarks-cuda.md):
+# The CUDA attention benchmark in one device command (see docs/benchmarks.md, "CUDA backend on the H100"):
 #   source .devkit/prelude.sh && bash tools/bench/attention_cuda_run.sh "$OUT"
 # Conformance suite, then ours and PyTorch on the same inputs at the Wan-1.3B 480p shape
 # (dense, dense+map, sparse at 4 densities, GEMMs) and the HunyuanVideo 720p shape (dense,
