@@ -20,3 +20,9 @@ export const workspaceAliases = Object.entries(entries).map(([find, replacement]
   find: new RegExp(`^${find.replace(/[/.]/g, '\\$&')}$`),
   replacement,
 }));
+
+/**
+ * Per-test and per-hook limit: generous, because `turbo run test` runs every package's tests at once on
+ * 2-core CI machines (a test taking 0.7 s alone has taken 7 s there). Tests check results, not speed.
+ */
+export const TEST_TIMEOUT_MS = 120_000;

@@ -1,7 +1,7 @@
 import { defineProject } from 'vitest/config';
-import { workspaceAliases } from '../../vitest.shared.ts';
+import { TEST_TIMEOUT_MS, workspaceAliases } from '../../vitest.shared.ts';
 
 export default defineProject({
   resolve: { alias: workspaceAliases },
-  test: { name: '@mod-dit/predictor', include: ['test/**/*.test.ts'] },
+  test: { name: '@mod-dit/predictor', include: ['test/**/*.test.ts'], testTimeout: TEST_TIMEOUT_MS, hookTimeout: TEST_TIMEOUT_MS },
 });
