@@ -9,21 +9,19 @@
 // Prints one JSON object (also written to <dir>/ours.json). Timing: wall clock around `iters`
 // enqueued calls closed by backend.sync(), after one warm-up call.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { BlockLayout, buildMask, fitFeatures, predictFeatures } from '@mod-dit/predictor';
 import { Rng, f32ToBf16 } from '@mod-dit/tensor';
+import { option, flag } from '../script-args.mjs';
+import { openBackend } from '../backend-by-name.mjs';
+import { randomHalfBits, writeTensorBytes } from './bench-data.mjs';
+import { disposeResult, timeCalls } from './timed-calls.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : argv[i + 1];
-};
-const backendName = opt('backend', 'cuda');
-const shapeArg = opt('shape', 'wan');
-const densities = opt('densities', '0.5,0.25,0.1,0.05').split(',').map(Number);
-const iters = Number(opt('iters', '10'));
-const dir = opt('dir', '/tmp/attn-bench');
-const gemm = !argv.includes('--no-gemm');
+const backendName = option('backend', 'cuda');
+const shapeArg = option('shape', 'wan');
+const densities = option('densities', '0.5,0.25,0.1,0.05').split(',').map(Number);
+const iters = Number(option('iters', '10'));
+const dir = option('dir', '/tmp/attn-bench');
+const gemm = !flag('no-gemm');
 
 // Wan2.1-1.3B 480p: 21 latent frames of 30x52 tokens. HunyuanVideo 720p: 33 latent frames of 45x80
 // plus 256 text tokens; its masks would need text rows/columns, so that shape runs dense only.
@@ -39,21 +37,6 @@ const shape = SHAPES[shapeArg] ?? (() => {
 })();
 const { B, H, D } = shape;
 const L = shape.frames * shape.perFrame + (shape.extra ?? 0);
-
-async function loadBackend(name) {
-  const root = new URL('../../packages/', import.meta.url);
-  if (name === 'cuda') return (await import(new URL('cuda/dist/index.js', root))).createCudaBackend();
-  if (name === 'webgpu') return (await import(new URL('webgpu/dist/index.js', root))).createWebGPUBackend();
-  if (name === 'cpu') return (await import('@mod-dit/tensor')).cpuBackend();
-  throw new Error(`unknown --backend ${name} (cuda | webgpu | cpu)`);
-}
-
-/** Random bf16 bits, N(0, std). */
-function randomBf16(rng, n, std) {
-  const out = new Uint16Array(n);
-  for (let i = 0; i < n; i++) out[i] = f32ToBf16(rng.normal() * std);
-  return out;
-}
 
 /** Block map with video structure (frame diagonals, sinks, intra-frame tiles) that the predictor fits and masks. */
 function videoMap(layout, heads, seed) {
@@ -75,35 +58,14 @@ function videoMap(layout, heads, seed) {
   return map;
 }
 
-function time(backend, fn) {
-  return async () => {
-    let r = fn();
-    dispose(r);
-    await backend.sync();
-    const t0 = performance.now();
-    for (let i = 0; i < iters; i++) dispose(fn());
-    await backend.sync();
-    return (performance.now() - t0) / iters;
-  };
-}
-function dispose(r) {
-  if (!r) return;
-  if (typeof r.dispose === 'function') r.dispose();
-  else for (const t of Object.values(r)) t?.dispose?.();
-}
-
-async function writeTensor(path, t) {
-  writeFileSync(path, Buffer.from((await t.read()).buffer));
-}
-
-const backend = await loadBackend(backendName);
+const backend = await openBackend(backendName);
 mkdirSync(dir, { recursive: true });
 const rng = new Rng(7);
 const n = B * H * L * D;
 // std 1 inputs: scores ~N(0, sqrt(D)) * 1/sqrt(D) scale -> softmax of realistic sharpness
-const qh = randomBf16(rng, n, 1);
-const kh = randomBf16(rng, n, 1);
-const vh = randomBf16(rng, n, 1);
+const qh = randomHalfBits(rng, n, 1, f32ToBf16);
+const kh = randomHalfBits(rng, n, 1, f32ToBf16);
+const vh = randomHalfBits(rng, n, 1, f32ToBf16);
 const q = backend.upload(qh, [B, H, L, D], 'bf16');
 const k = backend.upload(kh, [B, H, L, D], 'bf16');
 const v = backend.upload(vh, [B, H, L, D], 'bf16');
@@ -113,15 +75,15 @@ const fullPairs = B * H * L * L;
 const tflops = (ms, pairs) => (4 * D * pairs) / (ms * 1e-3) / 1e12;
 const results = { backend: backendName, device: backend.device?.name ?? backendName, B, H, L, D, iters, attention: [], gemm: [] };
 
-const denseMs = await time(backend, () => backend.attention(q, k, v))();
+const denseMs = await timeCalls(backend, () => backend.attention(q, k, v), iters);
 results.attention.push({ case: 'dense', ms: denseMs, tflops: tflops(denseMs, fullPairs) });
-const mapMs = await time(backend, () => backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: 128 } }))();
+const mapMs = await timeCalls(backend, () => backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: 128 } }), iters);
 results.attention.push({ case: 'dense+map', ms: mapMs, tflops: tflops(mapMs, fullPairs), vsDense: mapMs / denseMs });
 const dense = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: 128 } });
-await writeTensor(`${dir}/ours_dense.bin`, dense.out);
-await writeTensor(`${dir}/ours_dense_lse.bin`, dense.lse);
-await writeTensor(`${dir}/ours_map.bin`, dense.map);
-dispose(dense);
+await writeTensorBytes(`${dir}/ours_dense.bin`, dense.out);
+await writeTensorBytes(`${dir}/ours_dense_lse.bin`, dense.lse);
+await writeTensorBytes(`${dir}/ours_map.bin`, dense.map);
+disposeResult(dense);
 
 // the predictor fits two synthetic video maps, extrapolates, and masks each head to the density target
 const sparseDensities = shape.extra ? [] : densities;
@@ -135,33 +97,33 @@ const masks = [];
 for (const density of sparseDensities) {
   const mask = buildMask(predicted, layout, { budget: { kind: 'density', density } });
   if (mask.qLen !== L) throw new Error(`mask covers ${mask.qLen} tokens, the bench uses ${L}`);
-  const ms = await time(backend, () => backend.attention(q, k, v, { mask }))();
+  const ms = await timeCalls(backend, () => backend.attention(q, k, v, { mask }), iters);
   const actual = mask.density();
   results.attention.push({ case: `sparse ${density}`, targetDensity: density, density: actual, ms, tflops: tflops(ms, fullPairs * actual), vsDense: ms / denseMs });
   const flex = mask.toFlex();
   writeFileSync(`${dir}/mask_${density}_num.bin`, Buffer.from(flex.kvNumBlocks.buffer));
   writeFileSync(`${dir}/mask_${density}_idx.bin`, Buffer.from(flex.kvIndices.buffer));
   const sparse = backend.attention(q, k, v, { mask });
-  await writeTensor(`${dir}/ours_sparse_${density}.bin`, sparse.out);
-  dispose(sparse);
+  await writeTensorBytes(`${dir}/ours_sparse_${density}.bin`, sparse.out);
+  disposeResult(sparse);
   masks.push({ density, actual, nQ: flex.nQ, nK: flex.nK });
 }
 results.masks = masks;
-dispose(q);
-dispose(k);
-dispose(v);
+disposeResult(q);
+disposeResult(k);
+disposeResult(v);
 
 if (gemm) {
   // Wan-1.3B linears on 32,760 tokens: qkv/o projections and the FFN up projection (weights [N, K])
   for (const [M, K, N] of [[32760, 1536, 1536], [32760, 1536, 8960], [32760, 8960, 1536]]) {
-    const a = backend.upload(randomBf16(rng, M * K, 1), [M, K], 'bf16');
-    const w = backend.upload(randomBf16(rng, N * K, 0.03), [N, K], 'bf16');
-    const bias = backend.upload(randomBf16(rng, N, 0.1), [N], 'bf16');
-    const ms = await time(backend, () => backend.matmul(a, w, { transposeB: true, bias }))();
+    const a = backend.upload(randomHalfBits(rng, M * K, 1, f32ToBf16), [M, K], 'bf16');
+    const w = backend.upload(randomHalfBits(rng, N * K, 0.03, f32ToBf16), [N, K], 'bf16');
+    const bias = backend.upload(randomHalfBits(rng, N, 0.1, f32ToBf16), [N], 'bf16');
+    const ms = await timeCalls(backend, () => backend.matmul(a, w, { transposeB: true, bias }), iters);
     results.gemm.push({ M, K, N, ms, tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12 });
-    dispose(a);
-    dispose(w);
-    dispose(bias);
+    disposeResult(a);
+    disposeResult(w);
+    disposeResult(bias);
   }
 }
 writeFileSync(`${dir}/ours.json`, JSON.stringify(results, null, 1));

@@ -9,18 +9,14 @@
 // counting 4*L*L*D flops per (b, h) for dense (QK^T and PV), scaled by the mask's density.
 import { performance } from 'node:perf_hooks';
 import { BlockMask, Rng, cpuBackend, f32ToBf16 } from '@mod-dit/tensor';
+import { option } from '../script-args.mjs';
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : argv[i + 1];
-};
-const [B, H, L, D] = opt('shape', '1,1,2048,128').split(',').map(Number);
-const iters = Number(opt('iters', '3'));
-const cases = opt('cases', 'dense,map,sparse').split(',');
-const dtypes = opt('dtypes', 'f32,bf16').split(',');
-const density = Number(opt('density', '0.25'));
-const other = opt('dist', undefined);
+const [B, H, L, D] = option('shape', '1,1,2048,128').split(',').map(Number);
+const iters = Number(option('iters', '3'));
+const cases = option('cases', 'dense,map,sparse').split(',');
+const dtypes = option('dtypes', 'f32,bf16').split(',');
+const density = Number(option('density', '0.25'));
+const other = option('dist', undefined);
 const otherModule = other ? await import(new URL(other, `file://${process.cwd()}/`).href) : undefined;
 const otherBackend = otherModule?.cpuBackend();
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Wan2.1 end to end on the CUDA backend, in one device command (see docs/benchmarks.md):
+# Wan2.1 end to end on the CUDA backend, in one device command (see docs/benchmarks.md, "Wan2.1 end to end on the H100"):
 #   source .devkit/prelude.sh && bash tools/bench/wan_cuda_run.sh "$OUT" [compare|memory14b|all]
 # compare:   50-step UniPC + CFG runs of T2V-1.3B at 480p (32,760 tokens, bf16), dense vs
 #            MOD-DiT (density 0.2 on sparse steps, layer 0 dense), profiled so that the time
 #            split per op category is real, with peak device memory.
-# memory14b: one dense T2V-14B 720p forward (75,600 tokens) with its peak device memory.
+# memory14b: one dense T2V-14B 720p forward (75,600 tokens) of the first 2 blocks at full width,
+#            with its peak device memory and the bytes of the 38 blocks left out (the full
+#            model's peak = the sum; the whole 14B did not fit this session's device time).
 # Results land in $1 as JSON lines.
 set -u
 out=${1:?usage: wan_cuda_run.sh OUT_DIR [compare|memory14b|all]}
@@ -14,6 +16,6 @@ if [ "$what" = compare ] || [ "$what" = all ]; then
   echo "compare exit $?"; tail -c 600 "$out/wan13b-compare.log"
 fi
 if [ "$what" = memory14b ] || [ "$what" = all ]; then
-  timeout 300 node tools/reference/wan-forward.mjs --backend cuda --model t2v-14B --latent 21x90x160 --iters 1 --out "$out/wan14b-forward.jsonl" 2> "$out/wan14b-forward.log"
+  timeout 300 node tools/reference/wan-forward.mjs --backend cuda --model t2v-14B --latent 21x90x160 --layers 2 --iters 1 --out "$out/wan14b-forward.jsonl" 2> "$out/wan14b-forward.log"
   echo "14B exit $?"; tail -c 600 "$out/wan14b-forward.log"
 fi

@@ -4,10 +4,10 @@
 // Prints "N passed, N failed" and one line per failure; exits 1 on any failure.
 import { runConformance } from '@mod-dit/tensor/conformance';
 import { createWebGPUBackend } from '../../packages/webgpu/dist/index.js';
+import { flag, option } from '../script-args.mjs';
 
-const argv = process.argv.slice(2);
-const size = argv.includes('--size') ? argv[argv.indexOf('--size') + 1] : 'small';
-const backend = await createWebGPUBackend({ paths: { subgroupMatrix: !argv.includes('--portable') } });
+const size = option('size', 'small');
+const backend = await createWebGPUBackend({ paths: { subgroupMatrix: !flag('portable') } });
 console.log(`device: ${backend.caps.description}; subgroup matrices ${backend.subgroupMatrixActive ? 'on' : 'off'}; size ${size}`);
 const t0 = Date.now();
 const { passed, failed } = await runConformance(backend, { size });

@@ -1,6 +1,6 @@
 // End-to-end dense vs MOD-DiT denoising runs of our Wan implementation on any backend, from
 // the same seeded weights, stand-in embeddings and noise: the issue-6 "50-step MOD run vs our
-// dense run" measurement. `mod-dit compare` does the same on the CLI's backends (CPU today).
+// dense run" measurement. `mod-dit compare` does the same from the CLI (--backend cpu|cuda|webgpu).
 //
 // Usage: node tools/reference/wan-compare.mjs [--backend cuda|webgpu|cpu] [--model t2v-1.3B]
 //          [--latent 21x60x104] [--dtype bf16] [--steps 50] [--guidance 5] [--shift 5]
@@ -9,43 +9,33 @@
 // so wall times are real on asynchronous backends; the per-category times are host-side on
 // them), the speedup, latent PSNR / relative error of MOD against dense, per-step sparsity.
 import { appendFileSync } from 'node:fs';
+import { option, flag } from '../script-args.mjs';
+import { openBackend } from '../backend-by-name.mjs';
 
 const wan = await import('../../packages/wan/dist/index.js');
 const { latentFidelity, seededNoise } = await import('../../packages/pipeline/dist/index.js');
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : argv[i + 1];
-};
-const backendName = opt('backend', 'cpu');
-const config = wan.wanConfig(opt('model', 't2v-1.3B'));
+const backendName = option('backend', 'cpu');
+const config = wan.wanConfig(option('model', 't2v-1.3B'));
 const tiny = config.name.startsWith('tiny');
-const [frames, height, width] = opt('latent', tiny ? '3x16x24' : '21x60x104').split('x').map(Number);
-const dtype = opt('dtype', backendName === 'cpu' ? 'f32' : 'bf16');
-const steps = Number(opt('steps', tiny ? '8' : '50'));
-const guidance = Number(opt('guidance', '5'));
-const shift = Number(opt('shift', '5'));
-const topK = opt('top-k', undefined);
-const budget = topK !== undefined ? { kind: 'top-k', k: Number(topK) } : { kind: 'density', density: Number(opt('density', '0.2')) };
+const [frames, height, width] = option('latent', tiny ? '3x16x24' : '21x60x104').split('x').map(Number);
+const dtype = option('dtype', backendName === 'cpu' ? 'f32' : 'bf16');
+const steps = Number(option('steps', tiny ? '8' : '50'));
+const guidance = Number(option('guidance', '5'));
+const shift = Number(option('shift', '5'));
+const topK = option('top-k', undefined);
+const budget = topK !== undefined ? { kind: 'top-k', k: Number(topK) } : { kind: 'density', density: Number(option('density', '0.2')) };
 const mod = {
-  blockSize: Number(opt('block-size', tiny ? '64' : '128')),
-  warmup: Number(opt('warmup', tiny ? '3' : '12')),
-  interval: Number(opt('interval', tiny ? '3' : '10')),
+  blockSize: Number(option('block-size', tiny ? '64' : '128')),
+  warmup: Number(option('warmup', tiny ? '3' : '12')),
+  interval: Number(option('interval', tiny ? '3' : '10')),
   denseLayers: 1,
   budget,
 };
-const out = opt('out', '');
-const profile = argv.includes('--profile');
+const out = option('out', '');
+const profile = flag('profile');
 
-async function makeBackend(name) {
-  if (name === 'cpu') return (await import('../../packages/tensor/dist/index.js')).cpuBackend();
-  if (name === 'cuda') return (await import('../../packages/cuda/dist/index.js')).createCudaBackend();
-  if (name === 'webgpu') return (await import('../../packages/webgpu/dist/index.js')).createWebGPUBackend();
-  throw new Error(`unknown backend ${name}`);
-}
-
-const backend = await makeBackend(backendName);
+const backend = await openBackend(backendName);
 const latent = { channels: config.outDim, frames, height, width };
 const t0 = performance.now();
 const weights = await wan.loadWanWeights(wan.seededWeightSource(config, 0), backend, config, { compute: dtype });

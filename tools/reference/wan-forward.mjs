@@ -14,36 +14,26 @@
 // backend.sync() (forward() itself ends with a read-back of the output), after one warm-up.
 import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { option } from '../script-args.mjs';
+import { openBackend } from '../backend-by-name.mjs';
 
 const wan = await import('../../packages/wan/dist/index.js');
 const { seededNoise } = await import('../../packages/pipeline/dist/index.js');
 const { DTYPE_BYTES } = await import('../../packages/tensor/dist/index.js');
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : argv[i + 1];
-};
-const backendName = opt('backend', 'cpu');
+const backendName = option('backend', 'cpu');
 // --layers N keeps the first N blocks (memory runs of the 14B: peak at full depth = the
 // measured peak + the bytes of the blocks left out, which the result line also reports)
-const fullConfig = wan.wanConfig(opt('model', 't2v-1.3B'));
-const config = { ...fullConfig, layers: Number(opt('layers', fullConfig.layers)) };
-const [frames, height, width] = opt('latent', config.name.startsWith('tiny') ? '3x16x24' : '21x60x104').split('x').map(Number);
-const dtype = opt('dtype', backendName === 'cpu' ? 'f32' : 'bf16');
-const iters = Number(opt('iters', '3'));
-const attentionModes = opt('attention', 'dense').split(',');
-const density = Number(opt('density', '0.2'));
-const out = opt('out', '');
+const fullConfig = wan.wanConfig(option('model', 't2v-1.3B'));
+const config = { ...fullConfig, layers: Number(option('layers', fullConfig.layers)) };
+const [frames, height, width] = option('latent', config.name.startsWith('tiny') ? '3x16x24' : '21x60x104').split('x').map(Number);
+const dtype = option('dtype', backendName === 'cpu' ? 'f32' : 'bf16');
+const iters = Number(option('iters', '3'));
+const attentionModes = option('attention', 'dense').split(',');
+const density = Number(option('density', '0.2'));
+const out = option('out', '');
 
-async function makeBackend(name) {
-  if (name === 'cpu') return (await import('../../packages/tensor/dist/index.js')).cpuBackend();
-  if (name === 'cuda') return (await import('../../packages/cuda/dist/index.js')).createCudaBackend();
-  if (name === 'webgpu') return (await import('../../packages/webgpu/dist/index.js')).createWebGPUBackend();
-  throw new Error(`unknown backend ${name}`);
-}
-
-const backend = await makeBackend(backendName);
+const backend = await openBackend(backendName);
 const latent = { channels: config.outDim, frames, height, width };
 const tokens = (frames * height * width) / 4;
 let t0 = performance.now();

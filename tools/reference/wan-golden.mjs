@@ -6,27 +6,17 @@
 // Usage: node tools/reference/wan-golden.mjs [--backend cuda|webgpu|cpu] [--dtype f32|bf16]
 // Exit code 1 when an error exceeds the tolerance (f32: 1e-4; bf16/f16: 3e-2).
 import { fileURLToPath } from 'node:url';
+import { option } from '../script-args.mjs';
+import { openBackend } from '../backend-by-name.mjs';
 
 const wan = await import('../../packages/wan/dist/index.js');
 const { denoise, flowSchedule } = await import('../../packages/pipeline/dist/index.js');
 const { toFloat32 } = await import('../../packages/tensor/dist/index.js');
 const { Checkpoint, SafetensorsFile } = await import('../../packages/tensor/dist/safetensors.js');
 
-const argv = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : argv[i + 1];
-};
-const backendName = opt('backend', 'cpu');
-const dtype = opt('dtype', 'f32');
+const backendName = option('backend', 'cpu');
+const dtype = option('dtype', 'f32');
 const tol = dtype === 'f32' ? 1e-4 : 3e-2;
-
-async function makeBackend(name) {
-  if (name === 'cpu') return (await import('../../packages/tensor/dist/index.js')).cpuBackend();
-  if (name === 'cuda') return (await import('../../packages/cuda/dist/index.js')).createCudaBackend();
-  if (name === 'webgpu') return (await import('../../packages/webgpu/dist/index.js')).createWebGPUBackend();
-  throw new Error(`unknown backend ${name}`);
-}
 
 const fixture = (f) => fileURLToPath(new URL(`../../packages/wan/test/fixtures/${f}`, import.meta.url));
 const relErr = (a, b) => {
@@ -39,7 +29,7 @@ const relErr = (a, b) => {
   return num / den;
 };
 
-const backend = await makeBackend(backendName);
+const backend = await openBackend(backendName);
 const shape = { channels: 16, frames: 3, height: 6, width: 10 };
 let worst = 0;
 for (const name of ['tiny-t2v', 'tiny-i2v']) {

@@ -11,12 +11,12 @@ import { inspectCommand } from './commands/inspect.js';
 const COMMANDS: readonly ((io: CliIO) => Command)[] = [inspectCommand, evalCommand, generateCommand, compareCommand];
 
 /** Exit codes: 0 ok, 1 bad input (missing or malformed files...), 2 usage error. */
-export const EXIT_OK = 0;
-export const EXIT_BAD_INPUT = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_BAD_INPUT = 1;
+const EXIT_USAGE = 2;
 
 /** Builds the `mod-dit` program writing to `io`; commander errors throw instead of exiting. */
-export function createProgram(io: CliIO): Command {
+function createProgram(io: CliIO): Command {
   const program = new Command('mod-dit')
     .description('MOD-DiT: dynamic block-sparse attention for video diffusion transformers')
     .version(pkg.version)

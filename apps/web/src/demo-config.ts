@@ -4,7 +4,7 @@ import { InvalidOptionError } from '@mod-dit/predictor';
 export const SCHEDULE = { steps: 50, warmup: 12, interval: 10 } as const;
 
 /** Dtypes the demo offers for q, k, v (both backends accept them; f16 is what a DiT runs in). */
-export const DEMO_DTYPES = ['f32', 'f16'] as const;
+const DEMO_DTYPES = ['f32', 'f16'] as const;
 export type DemoDType = (typeof DEMO_DTYPES)[number];
 
 /** How many lines each head's mask switches on. */

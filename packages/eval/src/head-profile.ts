@@ -3,6 +3,7 @@ import type { Rng } from '@mod-dit/tensor';
 /** The structural family a synthetic attention head belongs to. */
 export type HeadKind = 'spatial' | 'temporal' | 'mixed' | 'sink';
 
+/** Every head kind, in the order reports list them. */
 export const HEAD_KINDS: readonly HeadKind[] = ['spatial', 'temporal', 'mixed', 'sink'];
 
 /**

@@ -4,6 +4,7 @@ import { DEFAULT_VARIANTS, type EvalOptions } from './evaluation.js';
 /** Named evaluation setups. */
 export type EvalPresetName = 'ci' | 'wan-480p';
 
+/** Every preset name, for command-line choices. */
 export const EVAL_PRESET_NAMES: readonly EvalPresetName[] = ['ci', 'wan-480p'];
 
 /** Overrides a command line can apply on top of a preset. */

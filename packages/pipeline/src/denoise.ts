@@ -9,6 +9,7 @@ import { UniPCSampler } from './unipc.js';
 
 /** Branch ids the loop passes to the model, so per-branch attention state stays apart. */
 export const COND: Branch = 'cond';
+/** See {@link COND}: the unconditional (negative-prompt) branch. */
 export const UNCOND: Branch = 'uncond';
 
 /** One model call of the loop. */

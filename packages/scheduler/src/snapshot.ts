@@ -22,6 +22,7 @@ export interface MaskSnapshot {
   colIdx: string;
 }
 
+/** JSON form of one (layer, branch) state: step bookkeeping, feature history, last map and mask. */
 export interface LayerSnapshot {
   layer: number;
   branch: string | number;
@@ -36,6 +37,7 @@ export interface LayerSnapshot {
   tileHeads: string | null;
 }
 
+/** JSON form of one issued mask with the steps it covered. */
 export interface MaskRecordSnapshot {
   layer: number;
   branch: string | number;

@@ -23,6 +23,7 @@ export interface FlexLayout {
   nK: number;
 }
 
+/** Block sizes (tokens per side) that BlockMask and the attention kernels support. */
 export const BLOCK_SIZES: readonly number[] = [64, 128];
 
 /**

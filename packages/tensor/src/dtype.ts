@@ -1,13 +1,16 @@
 /** Element types a Tensor can hold. f16 and bf16 are stored as their raw u16 bits. */
 export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'u8';
 
+/** Every dtype, in declaration order. */
 export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32', 'u8'];
 
 /** Host array type that holds a dtype's raw elements. */
 export type HostArray = Float32Array | Uint16Array | Int32Array | Uint8Array;
 
+/** Bytes per element of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<DType, number>> = { f32: 4, f16: 2, bf16: 2, i32: 4, u8: 1 };
 
+/** Whether a dtype is a floating-point one (f32, f16, bf16). */
 export function isFloat(d: DType): boolean {
   return d === 'f32' || d === 'f16' || d === 'bf16';
 }

@@ -49,7 +49,12 @@ export function compareCommand(io: CliIO): Command {
           modOverheadInDenseAttentionCalls: modOverheadVsDenseAttention,
           dense: runSummary(dense),
           mod: runSummary(mod),
-          timingNote: `time per category is exact on the synchronous ${p.backend.name} backend`,
+          timingNote:
+            p.backend.name === 'cpu'
+              ? 'time per category is exact on the synchronous cpu backend'
+              : f.profile && p.backend.syncNow
+                ? `time per category is exact: --profile drained the ${p.backend.name} device around every timed op`
+                : `time per category is host-side (enqueue) time on the asynchronous ${p.backend.name} backend (--profile makes it exact); wall times are real (every step reads the latent back)`,
           files,
         };
         await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);

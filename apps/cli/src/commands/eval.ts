@@ -1,12 +1,9 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { EVAL_PRESET_NAMES, type EvalOverrides, type EvalPresetName, evalPreset, runEvaluation, summaryTable, writeEvaluationFiles } from '@mod-dit/eval';
 import type { CliIO } from '../io.js';
+import { int } from '../option-parsers.js';
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
-  return n;
-}
+const nonNegativeInt = int(0);
 
 /** Parsed flags: the overrides under their flag names. */
 interface EvalFlags extends Omit<EvalOverrides, 'textTokens' | 'blockSize'> {

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { ModDitError, type Backend, type DType } from '@mod-dit/tensor';
+import { Command, Option } from 'commander';
+import { ModDitError, type DType } from '@mod-dit/tensor';
 import { Checkpoint, writeSafetensors } from '@mod-dit/tensor/safetensors';
 import { seededNoise, type ProgressEvent } from '@mod-dit/pipeline';
 import { writeMaskFile } from '@mod-dit/predictor/mask-file';
@@ -18,15 +18,15 @@ import {
   samplingDefaults,
   seededInputs,
   seededWeightSource,
-  type LatentShape,
   type WanConfig,
-  type WanInputs,
   type WanModSettings,
+  type WanRunOptions,
   type WanRunResult,
   type WanWeights,
 } from '@mod-dit/wan';
 import { BACKEND_NAMES, closeBackend, openBackend, type BackendName } from '../backends.js';
 import type { CliIO } from '../io.js';
+import { int, real } from '../option-parsers.js';
 
 /** A bad flag combination or value that commander cannot see on its own. */
 export class RunOptionError extends ModDitError {
@@ -63,6 +63,7 @@ export interface RunFlags {
   prediction: 'faithful' | 'step-distance';
   out: string;
   quiet?: boolean;
+  profile?: boolean;
 }
 
 /**
@@ -74,22 +75,6 @@ export interface RunFlags {
  */
 const TINY_DEFAULTS = { size: '192x128', frames: 9, steps: 8, shift: 5, guidance: 5, blockSize: 64, warmup: 3, interval: 3, density: 0.5 };
 const FULL_DEFAULTS = { size: '832x480', frames: 81, blockSize: 128, warmup: 12, interval: 10 };
-
-function int(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
-    return n;
-  };
-}
-
-function real(check: (v: number) => boolean, what: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`expected ${what}, got "${value}"`);
-    return n;
-  };
-}
 
 /** Adds the model, input, sampler, backend and MOD options to a command. */
 export function addRunOptions(cmd: Command): Command {
@@ -119,20 +104,13 @@ export function addRunOptions(cmd: Command): Command {
     .option('--recall <r>', 'attention-mass recall target per head', real((v) => v > 0 && v <= 1, 'a number in (0, 1]'))
     .addOption(new Option('--prediction <rule>', 'feature extrapolation').choices(['faithful', 'step-distance']).default('faithful'))
     .option('--out <dir>', 'output directory', 'mod-dit-out')
-    .option('--quiet', 'no progress line');
+    .option('--quiet', 'no progress line')
+    .option('--profile', 'drain the device around every timed op so the time per category is exact on GPU backends (costs the CPU/GPU overlap)');
 }
 
-/** Everything a run needs, resolved from the flags. */
-export interface PreparedRun {
+/** Everything a run needs, resolved from the flags: {@link runWan}'s inputs plus what reports say. */
+export interface PreparedRun extends Pick<WanRunOptions, 'backend' | 'weights' | 'inputs' | 'latent' | 'noise' | 'steps' | 'shift' | 'guidance'> {
   config: WanConfig;
-  backend: Backend;
-  weights: WanWeights;
-  inputs: WanInputs;
-  latent: LatentShape;
-  noise: Float32Array;
-  steps: number;
-  shift: number;
-  guidance: number;
   mod: WanModSettings;
   describe: Record<string, unknown>;
 }
@@ -245,6 +223,7 @@ export function runPrepared(p: PreparedRun, f: RunFlags, io: CliIO, attention: '
     keepMapsOfLayer: p.config.layers - 1,
     signal,
     onProgress: progress,
+    profile: f.profile,
   });
 }
 

@@ -1,7 +1,7 @@
 import type { CheckpointSummary } from './summary.js';
 
 /** Tensors listed before eliding, unless --all. */
-export const DEFAULT_LISTED_TENSORS = 20;
+const DEFAULT_LISTED_TENSORS = 20;
 
 /** Renders the human-readable inspect report. */
 export function formatSummary(s: CheckpointSummary, all: boolean): string {

@@ -19,6 +19,7 @@ export interface ConformanceCase {
   run(): Promise<void>;
 }
 
+/** Options of {@link conformanceCases} and {@link runConformance}. */
 export interface ConformanceOptions {
   /** Base seed; case i draws its inputs from seed + i (default 0). */
   seed?: number;

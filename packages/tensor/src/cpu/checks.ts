@@ -22,18 +22,22 @@ export function checkFloat(backend: Backend, op: string, name: string, t: unknow
     throw new DTypeError(`${op}: ${name} has dtype ${t.dtype}, expected one of ${backend.floatDTypes.join(', ')}`);
 }
 
+/** Throws a ShapeError unless `t` has exactly `rank` dimensions. */
 export function checkRank(op: string, name: string, t: Tensor, rank: number): void {
   if (t.rank !== rank) throw new ShapeError(`${op}: ${name} must have rank ${rank}, got ${fmtShape(t.shape)}`);
 }
 
+/** Throws a ShapeError unless `t` has at least `rank` dimensions. */
 export function checkMinRank(op: string, name: string, t: Tensor, rank: number): void {
   if (t.rank < rank) throw new ShapeError(`${op}: ${name} must have rank >= ${rank}, got ${fmtShape(t.shape)}`);
 }
 
+/** Throws a ShapeError unless `t` has exactly the `expected` shape. */
 export function checkShape(op: string, name: string, t: Tensor, expected: Shape): void {
   if (!shapeEquals(t.shape, expected)) throw new ShapeError(`${op}: ${name} must have shape ${fmtShape(expected)}, got ${fmtShape(t.shape)}`);
 }
 
+/** Throws a DTypeError unless `t` has `dtype`, the dtype of the operand named `other`. */
 export function checkSameDType(op: string, name: string, t: Tensor, dtype: DType, other: string): void {
   if (t.dtype !== dtype) throw new DTypeError(`${op}: ${name} has dtype ${t.dtype}, expected ${dtype} (the dtype of ${other})`);
 }
@@ -44,4 +48,5 @@ export function checkNumber(op: string, name: string, v: unknown, ok: (v: number
   return v;
 }
 
+/** Domain check for {@link checkNumber}: an integer > 0. */
 export const isPositiveInt = (v: number): boolean => Number.isInteger(v) && v > 0;

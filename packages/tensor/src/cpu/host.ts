@@ -2,7 +2,7 @@ import { type DType, type HostArray, allocHost, fromNumbers, toFloat32 } from '.
 import { Tensor } from '../tensor.js';
 
 /** The host array behind a CPU tensor. */
-export function hostOf(t: Tensor): HostArray {
+function hostOf(t: Tensor): HostArray {
   return t.storage.handle as HostArray;
 }
 
