@@ -2,7 +2,8 @@ import {
   type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, BlockMaskError, type DType, DTYPES, DTYPE_BYTES,
   DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions,
   type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost, assertShape,
-  broadcastShapes, contiguousStrides, fmtShape, numel, shapeEquals,
+  broadcastShapes, checkFloat, checkMinRank, checkNumber, checkRank, checkSameDType, checkTensor, contiguousStrides, fmtShape, isPositiveInt, numel,
+  shapeEquals,
 } from '@mod-dit/tensor';
 import { type DeviceBlock, CachingAllocator } from './allocator.js';
 import { cudaAvailability } from './availability.js';
@@ -14,7 +15,6 @@ import { batchPlan, ltGemmShape } from './gemm-plan.js';
 import { KernelModules } from './kernel-modules.js';
 import { type KernelArg, NULL_PTR } from './launch-args.js';
 import { broadcastStrides, mergeLayout } from './strided-layout.js';
-import { checkFloat, checkNumber, checkRank, checkSameDType, checkTensor, isPositiveInt } from './validate.js';
 
 const THREADS = 256;
 const HOST_CTOR: Record<DType, Function> = { f32: Float32Array, f16: Uint16Array, bf16: Uint16Array, i32: Int32Array, u8: Uint8Array };
@@ -253,8 +253,8 @@ export class CudaBackend implements Backend {
   matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     checkFloat(this, 'matmul', 'a', a);
     checkFloat(this, 'matmul', 'b', b);
-    checkRank('matmul', 'a', a, 2, true);
-    checkRank('matmul', 'b', b, 2, true);
+    checkMinRank('matmul', 'a', a, 2);
+    checkMinRank('matmul', 'b', b, 2);
     checkSameDType('matmul', 'b', b, a.dtype, 'a');
     const tb = opts.transposeB === true;
     const [M, K] = a.shape.slice(-2);
@@ -408,7 +408,7 @@ export class CudaBackend implements Backend {
 
   layerNorm(x: Tensor, opts: LayerNormOptions): Tensor {
     checkFloat(this, 'layerNorm', 'x', x);
-    checkRank('layerNorm', 'x', x, 1, true);
+    checkMinRank('layerNorm', 'x', x, 1);
     const eps = checkNumber('layerNorm', 'eps', opts?.eps, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
     const C = x.shape[x.rank - 1];
     const w = opts.weight === undefined ? undefined : this.param('layerNorm', 'weight', opts.weight, C);
@@ -421,7 +421,7 @@ export class CudaBackend implements Backend {
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     checkFloat(this, 'rmsNorm', 'x', x);
-    checkRank('rmsNorm', 'x', x, 1, true);
+    checkMinRank('rmsNorm', 'x', x, 1);
     checkNumber('rmsNorm', 'eps', eps, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
     const C = x.shape[x.rank - 1];
     const w = this.param('rmsNorm', 'weight', weight, C);
@@ -432,7 +432,7 @@ export class CudaBackend implements Backend {
 
   softmax(x: Tensor): Tensor {
     checkFloat(this, 'softmax', 'x', x);
-    checkRank('softmax', 'x', x, 1, true);
+    checkMinRank('softmax', 'x', x, 1);
     return this.rows(`softmax_${x.dtype}`, x, () => [{ i32: x.shape[x.rank - 1] }]);
   }
 
