@@ -2,10 +2,22 @@
 // geometry by default (21 latent frames of 45x80 tokens = 75,600 tokens -> n = 591 blocks,
 // 40 heads). Usage: node tools/bench/predictor.mjs [--heads 40] [--frames 21] [--tokens-per-frame 3600] [--block 128] [--reps 15]
 // Prints the one-time factorization and, per stage, the median and min wall ms and the
-// median process CPU ms (the CPU time is the steadier number on a shared machine).
+// median and min process CPU ms (the CPU time is the steadier number on a shared machine).
 import { performance } from 'node:perf_hooks';
-import { Rng } from '@mod-dit/tensor';
-import { BlockLayout, NormalFactor, allocateMap, buildMask, fitFeatures, fitProjections, mergeUnderMask, predictFeatures, projectMap } from '@mod-dit/predictor';
+import { BlockMask, Rng } from '@mod-dit/tensor';
+import {
+  BlockLayout,
+  NormalFactor,
+  allocateMap,
+  buildMask,
+  fitFeatures,
+  fitProjections,
+  linesToMask,
+  mergeUnderMask,
+  predictFeatures,
+  projectMap,
+  selectLines,
+} from '@mod-dit/predictor';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), Number(all[i + 1])]] : acc), []),
@@ -37,7 +49,7 @@ function syntheticMap(seed) {
   return map;
 }
 
-/** Median and min wall time, and median process CPU time (less sensitive to other load on a shared machine). */
+/** Median and min wall time and process CPU time (less sensitive to other load on a shared machine). */
 function median(fn) {
   const wall = [];
   const cpu = [];
@@ -53,7 +65,7 @@ function median(fn) {
   wall.sort((a, b) => a - b);
   cpu.sort((a, b) => a - b);
   const mid = Math.floor(reps / 2);
-  return { ms: wall[mid], min: wall[0], cpu: cpu[mid], out };
+  return { ms: wall[mid], min: wall[0], cpu: cpu[mid], cpuMin: cpu[0], out };
 }
 
 const t0 = performance.now();
@@ -74,7 +86,13 @@ residentMap.set(curMap);
 const residentFit = median(() => fitFeatures(residentMap, heads, layout));
 // the path where the map kernel also emits M^T s on the device: the host only solves
 const fromProjections = median(() => fitProjections(project.out, heads, layout));
-const mask = median(() => buildMask(predict.out, layout, { budget: { kind: 'top-k', k: 350 } }));
+const topK = { budget: { kind: 'top-k', k: 350 } };
+const mask = median(() => buildMask(predict.out, layout, topK));
+// its parts: ranking, then the CSR; BlockMask's constructor alone (its O(nnz) validation) is a floor of the CSR part
+const select = median(() => selectLines(predict.out, layout, topK));
+const csr = median(() => linesToMask(select.out, layout));
+const geometry = { heads, qLen: layout.videoTokens, kLen: layout.videoTokens, blockSize };
+const validate = median(() => new BlockMask(geometry, mask.out.rowPtr, mask.out.colIdx));
 // a refresh step: merge the fresh map under the active mask (updating M^T s), refit, predict
 const merged = curMap.slice();
 const mergedProjections = projectMap(merged, heads, layout);
@@ -85,7 +103,7 @@ const refresh = median(() => {
 });
 
 const fmt = (x) => x.toFixed(2);
-const stat = (r) => `${fmt(r.ms)} ms median (min ${fmt(r.min)}, cpu ${fmt(r.cpu)})`;
+const stat = (r) => `${fmt(r.ms)} ms median (min ${fmt(r.min)}; cpu ${fmt(r.cpu)}, min ${fmt(r.cpuMin)})`;
 console.log(`geometry: ${frames} frames x ${tokensPerFrame} tokens, block ${blockSize} -> n = ${n}, ${heads} heads, ${reps} reps (node ${process.version})`);
 console.log(`factorization (once per geometry): ${fmt(factorMs)} ms`);
 console.log(`fit (M^T s + solve): ${stat(fit)}  [M^T s pass ${stat(project)}; solve ${stat(solve)}]`);
@@ -94,5 +112,6 @@ console.log(`fit + predict: ${fmt(fit.ms + predict.ms)} ms median (min ${fmt(fit
 console.log(`fit + predict, map in allocateMap's array (no copy): ${fmt(residentFit.ms + predict.ms)} ms median (min ${fmt(residentFit.min + predict.min)}, cpu ${fmt(residentFit.cpu + predict.cpu)})`);
 console.log(`fit from device-side M^T s + predict: ${fmt(fromProjections.ms + predict.ms)} ms median (cpu ${fmt(fromProjections.cpu + predict.cpu)})`);
 console.log(`refresh: merge under the top-k 350 mask + refit + predict: ${stat(refresh)}`);
-console.log(`mask (top-k 350 -> BlockMask): ${stat(mask)}, density ${(mask.out.density() * 100).toFixed(1)}%`);
+console.log(`mask (top-k 350 -> BlockMask): ${stat(mask)}, density ${(mask.out.density() * 100).toFixed(1)}%, ${mask.out.colIdx.length} active blocks`);
+console.log(`  select lines: ${stat(select)}; lines -> BlockMask: ${stat(csr)}; of which BlockMask constructor (validation): ${stat(validate)}`);
 console.log(`load average: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')} on ${(await import('node:os')).cpus().length} cores`);

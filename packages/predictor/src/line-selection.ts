@@ -68,18 +68,16 @@ export function selectLines(predicted: Features, layout: BlockLayout, options: S
   if (!Number.isInteger(textTokens) || textTokens < 0) throw new InvalidOptionError(`textTokens must be a non-negative integer, got ${textTokens}`);
   // the last video block also holds text tokens: always-on row and column
   const mixedBlock = textTokens > 0 && layout.videoTokens % layout.blockSize !== 0;
+  const fixed = fixedLineCount(budget, lineCount);
   for (let h = 0; h < heads; h++) {
-    const order = rankLines(predicted, h);
+    if (fixed !== null) {
+      lines.push(rankLines(predicted, h, fixed));
+      continue;
+    }
+    // coverage budgets walk the ranking until the target is met: rank every line
+    const order = rankLines(predicted, h, lineCount);
     let k: number;
     switch (budget.kind) {
-      case 'top-k':
-        if (!Number.isInteger(budget.k) || budget.k < 0) throw new InvalidOptionError(`top-k budget: k must be a non-negative integer, got ${budget.k}`);
-        k = Math.min(budget.k, lineCount);
-        break;
-      case 'line-fraction':
-        if (!(budget.fraction >= 0 && budget.fraction <= 1)) throw new InvalidOptionError(`line-fraction budget: fraction must be in [0, 1], got ${budget.fraction}`);
-        k = Math.round(budget.fraction * lineCount);
-        break;
       case 'density':
         if (!(budget.density >= 0 && budget.density <= 1)) throw new InvalidOptionError(`density budget: density must be in [0, 1], got ${budget.density}`);
         k = linesToCover(order, layout, tileHeads[h] === 1, mixedBlock, null, budget.density);
@@ -88,10 +86,26 @@ export function selectLines(predicted: Features, layout: BlockLayout, options: S
         if (!(budget.recall >= 0 && budget.recall <= 1)) throw new InvalidOptionError(`recall budget: recall must be in [0, 1], got ${budget.recall}`);
         k = linesToCover(order, layout, tileHeads[h] === 1, mixedBlock, budget.map.subarray(h * n * n, (h + 1) * n * n), budget.recall);
         break;
+      default:
+        throw new InvalidOptionError(`unknown line budget ${JSON.stringify(budget)}`);
     }
     lines.push(order.slice(0, k));
   }
   return { heads, n, lines, tileHeads };
+}
+
+/** The line count of a fixed budget (top-k, line fraction); null for the coverage budgets. */
+function fixedLineCount(budget: LineBudget, lineCount: number): number | null {
+  switch (budget.kind) {
+    case 'top-k':
+      if (!Number.isInteger(budget.k) || budget.k < 0) throw new InvalidOptionError(`top-k budget: k must be a non-negative integer, got ${budget.k}`);
+      return Math.min(budget.k, lineCount);
+    case 'line-fraction':
+      if (!(budget.fraction >= 0 && budget.fraction <= 1)) throw new InvalidOptionError(`line-fraction budget: fraction must be in [0, 1], got ${budget.fraction}`);
+      return Math.round(budget.fraction * lineCount);
+    default:
+      return null;
+  }
 }
 
 function decideTiles(predicted: Features, options: SelectOptions): Uint8Array {
@@ -109,8 +123,8 @@ export function tileHeadsFromFeatures(features: Features, threshold = 1): Uint8A
   return out;
 }
 
-/** All 3n - 1 line indices of head h sorted by (weight, index). */
-function rankLines(f: Features, h: number): Int32Array {
+/** The first k of head h's 3n - 1 line indices in (weight, index) order. */
+function rankLines(f: Features, h: number, k: number): Int32Array {
   const n = f.n;
   const count = 3 * n - 1;
   const value = new Float64Array(count);
@@ -118,8 +132,42 @@ function rankLines(f: Features, h: number): Int32Array {
   value.set(f.diagonals.subarray(h * (2 * n - 1), (h + 1) * (2 * n - 1)), n);
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
-  order.sort((a, b) => value[a] - value[b] || a - b);
-  return order;
+  partialSort(order, value, 0, count, k);
+  return order.slice(0, k);
+}
+
+/**
+ * Sorts order[lo, hi) just enough that its first k - lo entries are the smallest, in
+ * (value, index) order: a quicksort that skips partitions lying wholly past k, so a top-k
+ * of 350 of 1772 lines costs about one partition pass instead of a full sort.
+ */
+function partialSort(order: Int32Array, value: Float64Array, lo: number, hi: number, k: number): void {
+  const less = (a: number, b: number) => value[a] < value[b] || (value[a] === value[b] && a < b);
+  const swap = (i: number, j: number) => {
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  };
+  while (hi - lo > 16 && lo < k) {
+    // median of three to the end as the pivot, then one Lomuto pass (keys are distinct: the index breaks ties)
+    const mid = (lo + hi) >>> 1;
+    if (less(order[mid], order[lo])) swap(mid, lo);
+    if (less(order[hi - 1], order[lo])) swap(hi - 1, lo);
+    if (less(order[mid], order[hi - 1])) swap(mid, hi - 1);
+    const pivot = order[hi - 1];
+    let store = lo;
+    for (let i = lo; i < hi - 1; i++) if (less(order[i], pivot)) swap(i, store++);
+    swap(store, hi - 1);
+    partialSort(order, value, lo, store, k);
+    lo = store + 1;
+  }
+  if (lo >= k) return;
+  for (let i = lo + 1; i < hi; i++) {
+    const x = order[i];
+    let j = i;
+    for (; j > lo && less(x, order[j - 1]); j--) order[j] = order[j - 1];
+    order[j] = x;
+  }
 }
 
 /**
