@@ -3,6 +3,7 @@ import {
   DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions,
   type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost, assertShape,
   broadcastShapes, checkFloat, checkMinRank, checkNumber, checkRank, checkSameDType, checkTensor, contiguousStrides, fmtShape, isPositiveInt, numel,
+  validateConcat, validateMatmul,
   shapeEquals,
 } from '@mod-dit/tensor';
 import { type DeviceBlock, CachingAllocator } from './allocator.js';
@@ -173,18 +174,8 @@ export class CudaBackend implements Backend {
   }
 
   concat(ts: readonly Tensor[], axis: number): Tensor {
-    if (!ts || ts.length === 0) throw new ShapeError('concat: needs at least one tensor');
-    ts.forEach((t, i) => checkTensor(this, 'concat', `ts[${i}]`, t));
+    const { axis: ax, shape } = validateConcat(this, ts, axis);
     const first = ts[0];
-    const ax = axis < 0 ? axis + first.rank : axis;
-    if (!Number.isInteger(ax) || ax < 0 || ax >= first.rank) throw new ShapeError(`concat: axis ${axis} out of range for rank ${first.rank}`);
-    ts.forEach((t, i) => {
-      if (t.dtype !== first.dtype) throw new DTypeError(`concat: ts[${i}] has dtype ${t.dtype}, expected ${first.dtype} (the dtype of ts[0])`);
-      if (t.rank !== first.rank || t.shape.some((d, j) => j !== ax && d !== first.shape[j]))
-        throw new ShapeError(`concat: ts[${i}] ${fmtShape(t.shape)} does not match ts[0] ${fmtShape(first.shape)} outside axis ${ax}`);
-    });
-    const shape = [...first.shape];
-    shape[ax] = ts.reduce((s, t) => s + t.shape[ax], 0);
     const out = this.make(shape, first.dtype);
     let start = 0;
     for (const t of ts) {
@@ -251,19 +242,7 @@ export class CudaBackend implements Backend {
   // ---- GEMM -----------------------------------------------------------------------------
 
   matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
-    checkFloat(this, 'matmul', 'a', a);
-    checkFloat(this, 'matmul', 'b', b);
-    checkMinRank('matmul', 'a', a, 2);
-    checkMinRank('matmul', 'b', b, 2);
-    checkSameDType('matmul', 'b', b, a.dtype, 'a');
-    const tb = opts.transposeB === true;
-    const [M, K] = a.shape.slice(-2);
-    const [kb, N] = tb ? [b.shape[b.rank - 1], b.shape[b.rank - 2]] : b.shape.slice(-2);
-    if (K !== kb) throw new ShapeError(`matmul: inner dims differ: a ${fmtShape(a.shape)} has K=${K}, b ${fmtShape(b.shape)}${tb ? ' (transposeB)' : ''} has K=${kb}`);
-    if (opts.bias !== undefined) {
-      checkFloat(this, 'matmul', 'bias', opts.bias);
-      if (!shapeEquals(opts.bias.shape, [N])) throw new ShapeError(`matmul: bias must have shape [${N}], got ${fmtShape(opts.bias.shape)}`);
-    }
+    const { m: M, k: K, n: N, transposeB: tb } = validateMatmul(this, a, b, opts);
     const plan = batchPlan(a.shape.slice(0, -2), b.shape.slice(0, -2), M, N, K);
     const out = this.make([...plan.batchShape, M, N], a.dtype);
     if (out.size === 0) return out;
