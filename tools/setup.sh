@@ -16,8 +16,9 @@ if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] && ! lavapipe_ok; then
     uri=$(sed -n 's/^URIs: //p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
     echo "deb ${uri:-http://deb.debian.org/debian} bookworm-backports main" > /etc/apt/sources.list.d/backports.list
   fi
-  apt-get update -qq
-  apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+  # a failed install is not fatal: the WebGPU tests then skip with the reason, the rest still runs
+  apt-get update -qq && apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null ||
+    echo "setup: installing Mesa lavapipe from bookworm-backports failed" >&2
 fi
 lavapipe_ok || echo "setup: no Mesa >= 25 lavapipe: WebGPU tests will be skipped with a reason" >&2
 
