@@ -1,9 +1,9 @@
 import {
-  type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, BlockMaskError, type DType, DTYPES, DTYPE_BYTES,
+  type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, type DType, DTYPES, DTYPE_BYTES,
   DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions,
-  type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost, assertShape,
-  broadcastShapes, checkFloat, checkMinRank, checkNumber, checkRank, checkSameDType, checkTensor, contiguousStrides, fmtShape, isPositiveInt, numel,
-  validateConcat, validateMatmul,
+  type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost,
+  broadcastShapes, checkFloat, checkMinRank, checkNumber, checkRank, checkTensor, contiguousStrides, fmtShape, isPositiveInt, numel,
+  checkEmpty, checkUpload, validateAttention, validateConcat, validateMatmul,
   shapeEquals,
 } from '@mod-dit/tensor';
 import { type DeviceBlock, CachingAllocator } from './allocator.js';
@@ -18,7 +18,6 @@ import { type KernelArg, NULL_PTR } from './launch-args.js';
 import { broadcastStrides, mergeLayout } from './strided-layout.js';
 
 const THREADS = 256;
-const HOST_CTOR: Record<DType, Function> = { f32: Float32Array, f16: Uint16Array, bf16: Uint16Array, i32: Int32Array, u8: Uint8Array };
 const BINARY_OP = { add: 0, sub: 1, mul: 2 } as const;
 const TERNARY_OP = { modulate: 0, gatedAdd: 1 } as const;
 const UNARY_OP = { gelu: 0, silu: 1 } as const;
@@ -94,20 +93,14 @@ export class CudaBackend implements Backend {
   }
 
   upload(data: HostArray, shape: Shape, dtype: DType): Tensor {
-    if (!DTYPES.includes(dtype)) throw new DTypeError(`upload: unknown dtype ${String(dtype)}, expected one of ${DTYPES.join(', ')}`);
-    assertShape(shape, 'upload: shape');
-    const ctor = HOST_CTOR[dtype];
-    if (!(data instanceof ctor))
-      throw new DTypeError(`upload: data for dtype ${dtype} must be a ${ctor.name}, got ${(data as object)?.constructor?.name ?? typeof data}`);
-    if (data.length !== numel(shape)) throw new ShapeError(`upload: data has ${data.length} elements, shape ${fmtShape(shape)} needs ${numel(shape)}`);
+    checkUpload(data, shape, dtype);
     const t = this.make(shape, dtype);
     if (data.byteLength > 0) checkCu('cuMemcpyHtoDAsync', this.ctx.api.cuMemcpyHtoDAsync_v2(this.ptr(t), data, data.byteLength, this.ctx.stream));
     return t;
   }
 
   empty(shape: Shape, dtype: DType): Tensor {
-    if (!DTYPES.includes(dtype)) throw new DTypeError(`empty: unknown dtype ${String(dtype)}, expected one of ${DTYPES.join(', ')}`);
-    assertShape(shape, 'empty: shape');
+    checkEmpty(shape, dtype);
     return this.make(shape, dtype);
   }
 
@@ -458,37 +451,7 @@ export class CudaBackend implements Backend {
   }
 
   attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): AttentionResult {
-    for (const [t, n] of [[q, 'q'], [k, 'k'], [v, 'v']] as const) {
-      checkFloat(this, 'attention', n, t);
-      checkRank('attention', n, t, 4);
-    }
-    checkSameDType('attention', 'k', k, q.dtype, 'q');
-    checkSameDType('attention', 'v', v, q.dtype, 'q');
-    const [B, H, Lq, D] = q.shape;
-    const Lk = k.shape[2];
-    if (k.shape[0] !== B || k.shape[1] !== H || k.shape[3] !== D)
-      throw new ShapeError(`attention: k ${fmtShape(k.shape)} must be [B, H, Lk, D] = [${B}, ${H}, Lk, ${D}] to match q ${fmtShape(q.shape)}`);
-    if (!shapeEquals(v.shape, k.shape)) throw new ShapeError(`attention: v ${fmtShape(v.shape)} must have k's shape ${fmtShape(k.shape)}`);
-    const scale = opts.scale === undefined ? 1 / Math.sqrt(D) : checkNumber('attention', 'scale', opts.scale, Number.isFinite, 'a finite number');
-    if (opts.mask !== undefined && opts.map !== undefined)
-      throw new BlockMaskError('attention: mask and map cannot be combined: the sparsity map needs a dense pass over all keys');
-    const mask = opts.mask;
-    if (mask !== undefined) {
-      if (!(mask instanceof BlockMask)) throw new BlockMaskError('attention: mask must be a BlockMask');
-      if (mask.heads !== H || mask.qLen !== Lq || mask.kLen !== Lk)
-        throw new BlockMaskError(`attention: mask is for heads=${mask.heads}, qLen=${mask.qLen}, kLen=${mask.kLen}; q/k give heads=${H}, Lq=${Lq}, Lk=${Lk}`);
-    }
-    let map: { lnTau: number; bs: number; tq: number; tk: number; nQ: number; nK: number } | undefined;
-    if (opts.map !== undefined) {
-      const req = opts.map;
-      const tau = checkNumber('attention', 'map.tau', req.tau, (t) => t > 0 && t <= 1, 'a probability in (0, 1]');
-      const bs = checkNumber('attention', 'map.blockSize', req.blockSize, isPositiveInt, 'a positive integer');
-      const cap = Math.min(Lq, Lk);
-      const tokens = req.tokens === undefined ? undefined : checkNumber('attention', 'map.tokens', req.tokens, (t) => isPositiveInt(t) && t <= cap, `an integer in [1, min(Lq, Lk) = ${cap}]`);
-      const tq = tokens ?? Lq;
-      const tk = tokens ?? Lk;
-      map = { lnTau: Math.log(tau), bs, tq, tk, nQ: Math.ceil(tq / bs), nK: Math.ceil(tk / bs) };
-    }
+    const { B, H, Lq, Lk, D, scale, mask, map } = validateAttention(this, q, k, v, opts);
     const out = this.make(q.shape, q.dtype);
     const lse = this.make([B, H, Lq], 'f32');
     const mapOut = map ? this.make([B, H, map.nQ, map.nK], 'f32') : undefined;

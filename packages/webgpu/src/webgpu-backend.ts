@@ -3,9 +3,7 @@ import {
   type AttentionResult,
   type Backend,
   type DType,
-  DTYPES,
   DTYPE_BYTES,
-  DTypeError,
   type HostArray,
   type LayerNormOptions,
   type MatmulOptions,
@@ -17,9 +15,9 @@ import {
   Tensor,
   UnsupportedFeatureError,
   allocHost,
-  assertShape,
   checkFloat,
   checkMinRank,
+  checkEmpty,
   checkTensor,
   checkUpload,
   fmtShape,
@@ -143,8 +141,7 @@ export class WebGPUBackend implements Backend {
   }
 
   empty(shape: Shape, dtype: DType): Tensor {
-    if (!DTYPES.includes(dtype)) throw new DTypeError(`empty: unknown dtype ${String(dtype)}, expected one of ${DTYPES.join(', ')}`);
-    assertShape(shape, 'empty: shape');
+    checkEmpty(shape, dtype);
     return this.alloc(shape, dtype);
   }
 
@@ -450,7 +447,6 @@ export class WebGPUBackend implements Backend {
     if (batch.length > 4) throw new ShapeError(`matmul: at most 4 batch axes are supported, got ${fmtShape(batch)}`);
     const out = this.alloc([...batch, M, N], a.dtype);
     if (out.size === 0) return out;
-    const Z = numel(batch);
     const sg = this.subgroupMatrixActive && a.dtype === 'f16' && K % 16 === 0 && N % 2 === 0 && M >= 16 && N >= 16;
     this.withDense([a, b, opts.bias], (ad, bd, bias) => this.matmulInto(out, ad, bd, tb, bias, sg, batch, [M, K, N]));
     return out;

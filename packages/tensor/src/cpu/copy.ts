@@ -23,6 +23,12 @@ export function checkUpload(data: unknown, shape: Shape, dtype: DType): HostArra
   return arr;
 }
 
+/** Checks `empty` arguments: a known dtype and a valid shape. Shared by every backend. */
+export function checkEmpty(shape: Shape, dtype: DType): void {
+  if (!DTYPES.includes(dtype)) throw new DTypeError(`empty: unknown dtype ${String(dtype)}, expected one of ${DTYPES.join(', ')}`);
+  assertShape(shape, 'empty: shape');
+}
+
 export function contiguous(backend: Backend, make: MakeTensor, t: Tensor): Tensor {
   checkTensor(backend, 'contiguous', 't', t);
   return make(gatherRaw(t), t.shape, t.dtype);

@@ -1,12 +1,11 @@
 import type { AttentionOptions, AttentionResult, Backend, LayerNormOptions, MatmulOptions, PatchOptions, Rope3dOptions } from '../backend.js';
-import { type DType, type HostArray, DTYPES, DTYPE_BYTES, allocHost } from '../dtype.js';
-import { DTypeError } from '../errors.js';
-import { type Shape, assertShape, numel } from '../shape.js';
+import { type DType, type HostArray, DTYPE_BYTES, allocHost } from '../dtype.js';
+import { type Shape, numel } from '../shape.js';
 import { Storage, Tensor } from '../tensor.js';
 import { geluTanh, siluOf, softmax, unary } from './activations.js';
 import { attention } from './attention.js';
 import { checkTensor } from './checks.js';
-import { cast, checkUpload, concat, contiguous } from './copy.js';
+import { cast, checkEmpty, checkUpload, concat, contiguous } from './copy.js';
 import { binary, ternary } from './elementwise.js';
 import { gatherRaw } from './host.js';
 import { matmul } from './matmul.js';
@@ -45,8 +44,7 @@ export class CpuBackend implements Backend {
   }
 
   empty(shape: Shape, dtype: DType): Tensor {
-    if (!DTYPES.includes(dtype)) throw new DTypeError(`empty: unknown dtype ${String(dtype)}, expected one of ${DTYPES.join(', ')}`);
-    assertShape(shape, 'empty: shape');
+    checkEmpty(shape, dtype);
     return this.make(allocHost(dtype, numel(shape)), shape, dtype);
   }
 

@@ -2,7 +2,7 @@ export { CpuBackend, cpuBackend } from './cpu-backend.js';
 // Argument validation of every op, backend-independent: GPU backends call these so that all
 // backends reject bad input with the same typed errors and messages.
 export { checkFloat, checkMinRank, checkNumber, checkRank, checkSameDType, checkShape, checkTensor, isPositiveInt } from './checks.js';
-export { checkUpload, validateCast, validateConcat } from './copy.js';
+export { checkEmpty, checkUpload, validateCast, validateConcat } from './copy.js';
 export { validateBinary, validateTernary } from './elementwise.js';
 export { type MatmulGeometry, validateMatmul } from './matmul.js';
 export { validateNorm } from './norms.js';
