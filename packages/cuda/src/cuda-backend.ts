@@ -2,9 +2,9 @@ import {
   type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, type DType, DTYPES, DTYPE_BYTES,
   DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions,
   type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost,
-  broadcastShapes, checkFloat, checkMinRank, checkNumber, checkRank, checkTensor, contiguousStrides, fmtShape, isPositiveInt, numel,
-  checkEmpty, checkUpload, validateAttention, validateConcat, validateMatmul,
-  shapeEquals,
+  checkEmpty, checkFloat, checkMinRank, checkTensor, checkUpload, contiguousStrides, fmtShape, numel, shapeEquals,
+  validateAttention, validateBinary, validateConcat, validateMatmul, validateNorm, validatePatchify, validateRope3d,
+  validateTernary, validateUnpatchify,
 } from '@mod-dit/tensor';
 import { type DeviceBlock, CachingAllocator } from './allocator.js';
 import { cudaAvailability } from './availability.js';
@@ -181,12 +181,7 @@ export class CudaBackend implements Backend {
   }
 
   patchify(x: Tensor, opts: PatchOptions): Tensor {
-    checkTensor(this, 'patchify', 'x', x);
-    checkRank('patchify', 'x', x, 5);
-    const [pt, ph, pw] = checkPatch('patchify', opts);
-    const [B, C, T, H, W] = x.shape;
-    if (T % pt || H % ph || W % pw) throw new ShapeError(`patchify: x [T, H, W] = [${T}, ${H}, ${W}] is not divisible by patch [${pt}, ${ph}, ${pw}]`);
-    const [gt, gh, gw] = [T / pt, H / ph, W / pw];
+    const { B, C, grid: [gt, gh, gw], patch: [pt, ph, pw] } = validatePatchify(this, x, opts);
     const s = x.strides;
     // x viewed as [B, C, T', pt, H', ph, W', pw], permuted into the token-major patch order
     const split = [B, C, gt, pt, gh, ph, gw, pw];
@@ -198,17 +193,7 @@ export class CudaBackend implements Backend {
   }
 
   unpatchify(x: Tensor, grid: readonly [number, number, number], opts: PatchOptions): Tensor {
-    checkTensor(this, 'unpatchify', 'x', x);
-    checkRank('unpatchify', 'x', x, 3);
-    const [pt, ph, pw] = checkPatch('unpatchify', opts);
-    if (!Array.isArray(grid) || grid.length !== 3 || !grid.every(isPositiveInt))
-      throw new ShapeError(`unpatchify: grid must be three positive integers [t, h, w], got ${JSON.stringify(grid)}`);
-    const [B, L, V] = x.shape;
-    const P = pt * ph * pw;
-    if (L !== grid[0] * grid[1] * grid[2]) throw new ShapeError(`unpatchify: x has L = ${L} tokens, grid [${grid.join(', ')}] needs ${grid[0] * grid[1] * grid[2]}`);
-    if (V % P !== 0) throw new ShapeError(`unpatchify: x's last dim ${V} is not a multiple of the patch volume ${P}`);
-    const C = V / P;
-    const [gt, gh, gw] = grid;
+    const { B, C, grid: [gt, gh, gw], patch: [pt, ph, pw] } = validateUnpatchify(this, x, grid, opts);
     const out = this.make([B, C, gt * pt, gh * ph, gw * pw], x.dtype);
     const o = out.strides;
     const split = [B, C, gt, pt, gh, ph, gw, pw];
@@ -282,9 +267,7 @@ export class CudaBackend implements Backend {
   }
 
   private binary(op: keyof typeof BINARY_OP, a: Tensor, b: Tensor): Tensor {
-    checkFloat(this, op, 'a', a);
-    checkFloat(this, op, 'b', b);
-    const shape = broadcastShapes(a.shape, b.shape, op);
+    const shape = validateBinary(this, op, a, b);
     const out = this.make(shape, a.dtype);
     if (out.size === 0) return out;
     const bo = this.operand(b, a.dtype);
@@ -308,13 +291,7 @@ export class CudaBackend implements Backend {
   }
 
   private ternary(op: keyof typeof TERNARY_OP, names: readonly [string, string, string], x: Tensor, y: Tensor, z: Tensor): Tensor {
-    checkFloat(this, op, names[0], x);
-    checkFloat(this, op, names[1], y);
-    checkFloat(this, op, names[2], z);
-    for (const [t, name] of [[y, names[1]], [z, names[2]]] as const) {
-      const s = broadcastShapes(x.shape, t.shape, op);
-      if (!shapeEquals(s, x.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must broadcast to ${names[0]} ${fmtShape(x.shape)}, it widens it to ${fmtShape(s)}`);
-    }
+    validateTernary(this, op, names, x, y, z);
     const out = this.make(x.shape, x.dtype);
     if (out.size === 0) return out;
     // both side operands share one kernel dtype: x's if both already have it, else f32
@@ -379,10 +356,8 @@ export class CudaBackend implements Backend {
   }
 
   layerNorm(x: Tensor, opts: LayerNormOptions): Tensor {
-    checkFloat(this, 'layerNorm', 'x', x);
-    checkMinRank('layerNorm', 'x', x, 1);
-    const eps = checkNumber('layerNorm', 'eps', opts?.eps, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
-    const C = x.shape[x.rank - 1];
+    const C = validateNorm(this, 'layerNorm', x, opts?.eps, { weight: opts?.weight, bias: opts?.bias });
+    const eps = opts.eps;
     const w = opts.weight === undefined ? undefined : this.param('layerNorm', 'weight', opts.weight, C);
     const b = opts.bias === undefined ? undefined : this.param('layerNorm', 'bias', opts.bias, C);
     const out = this.rows(`layernorm_${x.dtype}`, x, () => [w ? this.arg(w) : NULL_PTR, b ? this.arg(b) : NULL_PTR, { i32: C }, { f32: eps }]);
@@ -392,10 +367,7 @@ export class CudaBackend implements Backend {
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
-    checkFloat(this, 'rmsNorm', 'x', x);
-    checkMinRank('rmsNorm', 'x', x, 1);
-    checkNumber('rmsNorm', 'eps', eps, (v) => Number.isFinite(v) && v >= 0, 'a finite number >= 0');
-    const C = x.shape[x.rank - 1];
+    const C = validateNorm(this, 'rmsNorm', x, eps, { weight });
     const w = this.param('rmsNorm', 'weight', weight, C);
     const out = this.rows(`rmsnorm_${x.dtype}`, x, () => [this.arg(w), { i32: C }, { f32: eps }]);
     w.dispose();
@@ -409,18 +381,9 @@ export class CudaBackend implements Backend {
   }
 
   rope3d(x: Tensor, opts: Rope3dOptions): Tensor {
-    checkFloat(this, 'rope3d', 'x', x);
-    checkRank('rope3d', 'x', x, 4);
+    validateRope3d(this, x, opts);
     const [B, L, H, D] = x.shape;
-    if (D % 2 !== 0) throw new ShapeError(`rope3d: head_dim of x ${D} must be even`);
-    const { grid, split } = opts;
-    if (!Array.isArray(grid) || grid.length !== 3 || !grid.every(isPositiveInt))
-      throw new ShapeError(`rope3d: grid must be three positive integers [t, h, w], got ${JSON.stringify(grid)}`);
-    if (!Array.isArray(split) || split.length !== 3 || !split.every((s) => Number.isInteger(s) && s >= 0 && s % 2 === 0))
-      throw new ShapeError(`rope3d: split must be three even channel counts [dt, dh, dw], got ${JSON.stringify(split)}`);
-    if (split[0] + split[1] + split[2] !== D) throw new ShapeError(`rope3d: split [${split.join(', ')}] sums to ${split[0] + split[1] + split[2]}, expected head_dim ${D} of x`);
-    if (grid[0] * grid[1] * grid[2] > L) throw new ShapeError(`rope3d: grid [${grid.join(', ')}] has ${grid[0] * grid[1] * grid[2]} tokens, more than x's L = ${L}`);
-    const theta = checkNumber('rope3d', 'theta', opts.theta, (v) => Number.isFinite(v) && v > 0, 'a finite number > 0');
+    const { grid, split, theta } = opts;
     const src = this.contiguous(x);
     const out = this.make(x.shape, x.dtype);
     const pairs = (B * L * H * D) / 2;
@@ -519,13 +482,5 @@ export function createCudaBackend(opts: { ordinal?: number } = {}): CudaBackend 
   const a = cudaAvailability();
   if (!a.available) throw new BackendUnavailableError('cuda', a.reason);
   return new CudaBackend(loadDriver(), opts.ordinal ?? 0);
-}
-
-function checkPatch(op: string, opts: PatchOptions): [number, number, number] {
-  const p = opts?.patch;
-  if (!Array.isArray(p) || p.length !== 3 || !p.every(isPositiveInt))
-    throw new ShapeError(`${op}: patch must be three positive integers [pt, ph, pw], got ${JSON.stringify(p)}`);
-  if (opts.channels !== 'first' && opts.channels !== 'last') throw new ShapeError(`${op}: channels must be 'first' or 'last', got ${String(opts.channels)}`);
-  return [p[0], p[1], p[2]];
 }
 
