@@ -2,7 +2,8 @@
 // The MOD-DiT evaluation harness as a script (the same run as `mod-dit eval`).
 // Needs the built packages: (cd packages/tensor && npx tsup) && ... && (cd packages/eval && npx tsup).
 import { parseArgs } from 'node:util';
-import { EVAL_PRESET_NAMES, evalPreset, runEvaluation, summaryTable, writeEvaluationFiles } from '../packages/eval/dist/index.js';
+import { EVAL_PRESET_NAMES, evalPreset, runEvaluation, summaryTable } from '../packages/eval/dist/index.js';
+import { writeEvaluationFiles } from '../packages/eval/dist/node.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Wan2.1 end to end on the CUDA backend, in one device command (see docs/benchmarks.md, "Wan2.1 end to end on the H100"):
-#   source .devkit/prelude.sh && bash tools/bench/wan_cuda_run.sh "$OUT" [compare|memory14b|all]
-# compare:   50-step UniPC + CFG runs of T2V-1.3B at 480p (32,760 tokens, bf16), dense vs
-#            MOD-DiT (density 0.2 on sparse steps, layer 0 dense), profiled so that the time
-#            split per op category is real, with peak device memory.
-# memory14b: one dense T2V-14B 720p forward (75,600 tokens) of the first 2 blocks at full width,
-#            with its peak device memory and the bytes of the 38 blocks left out (the full
-#            model's peak = the sum; the whole 14B did not fit this session's device time).
+#   source .devkit/prelude.sh && bash tools/bench/wan_cuda_run.sh "$OUT" [forward|compare|memory14b|all]
+# forward:   one T2V-1.3B 480p forward (32,760 tokens, bf16, seeded weights), PyTorch eager with
+#            cuDNN SDPA (tools/reference/wan_reference.py) and ours, dense and a MOD sparse step.
+# compare:   50-step UniPC + CFG runs of T2V-1.3B at 480p, dense vs MOD-DiT (density 0.2 on
+#            sparse steps, layer 0 dense), profiled so that the time split per op category is
+#            real, with peak device memory.
+# memory14b: one dense T2V-14B 720p forward (75,600 tokens), all 40 blocks, with its time and
+#            peak device memory.
 # Results land in $1 as JSON lines.
 set -u
 out=${1:?usage: wan_cuda_run.sh OUT_DIR [compare|memory14b|all]}
 what=${2:-all}
+if [ "$what" = forward ] || [ "$what" = all ]; then
+  timeout 240 python3 tools/reference/wan_reference.py --time --model 1.3B --iters 3 > "$out/wan13b-pytorch.jsonl" 2> "$out/wan13b-pytorch.log"
+  echo "pytorch exit $?"; tail -c 400 "$out/wan13b-pytorch.jsonl"
+  timeout 240 node tools/reference/wan-forward.mjs --backend cuda --model t2v-1.3B --dtype bf16 --iters 3 --attention dense,mod --density 0.2 --out "$out/wan13b-forward.jsonl" 2> "$out/wan13b-forward.log"
+  echo "forward exit $?"; tail -c 600 "$out/wan13b-forward.log"
+fi
 if [ "$what" = compare ] || [ "$what" = all ]; then
   timeout 420 node tools/reference/wan-compare.mjs --backend cuda --model t2v-1.3B --steps 50 --density 0.2 --profile --out "$out/wan13b-compare.jsonl" 2> "$out/wan13b-compare.log"
   echo "compare exit $?"; tail -c 600 "$out/wan13b-compare.log"
 fi
 if [ "$what" = memory14b ] || [ "$what" = all ]; then
-  timeout 300 node tools/reference/wan-forward.mjs --backend cuda --model t2v-14B --latent 21x90x160 --layers 2 --iters 1 --out "$out/wan14b-forward.jsonl" 2> "$out/wan14b-forward.log"
+  timeout 420 node tools/reference/wan-forward.mjs --backend cuda --model t2v-14B --latent 21x90x160 --iters 1 --out "$out/wan14b-forward.jsonl" 2> "$out/wan14b-forward.log"
   echo "14B exit $?"; tail -c 600 "$out/wan14b-forward.log"
 fi

@@ -8,27 +8,6 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = `${root}dist`;
 
-// @mod-dit/eval's entry also exports its Node-only report writer (PNG deflate, files). The
-// demo never calls it, but the bundle must resolve its imports: they resolve to functions
-// that throw. The names are listed so a new Node import in eval fails this build loudly.
-const NODE_STUBS = {
-  zlib: ['deflateSync'],
-  'fs/promises': ['mkdir', 'rename', 'rm', 'writeFile'],
-  path: ['join'],
-};
-const nodeStubs = {
-  name: 'node-stubs',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?(zlib|fs\/promises|path)$/ }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'node-stub' }));
-    b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({
-      loader: 'js',
-      contents: NODE_STUBS[args.path]
-        .map((name) => `export function ${name}() { throw new Error('${args.path}.${name} is Node-only and not available in the browser demo'); }`)
-        .join('\n'),
-    }));
-  },
-};
-
 await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 const result = await build({
@@ -45,7 +24,6 @@ const result = await build({
   keepNames: true,
   // @mod-dit/webgpu loads Dawn's 'webgpu' package only under Node (no navigator.gpu); the page never takes that path.
   external: ['webgpu'],
-  plugins: [nodeStubs],
   metafile: true,
   logLevel: 'warning',
 });

@@ -10,7 +10,6 @@ export { oracleMask } from './oracle-mask.js';
 export { windowMask } from './window-mask.js';
 export { svgMask, type SvgChoice, type SvgPattern } from './svg-mask.js';
 export { videoMaskGrid } from './mask-grid.js';
-export { crc32, encodePng } from './png.js';
 export { Raster, type Rgb } from './raster.js';
 export { maskHeatmapFigure, type HeatmapCell, type HeatmapFigureInput } from './heatmap-figure.js';
 export { recallCurveFigure, type CurveSeries } from './curve-figure.js';
@@ -28,4 +27,3 @@ export {
 } from './evaluation.js';
 export { stepTable, summaryTable } from './summary-table.js';
 export { EVAL_PRESET_NAMES, evalPreset, parseGrid, type EvalOverrides, type EvalPresetName } from './presets.js';
-export { writeEvaluationFiles } from './report-files.js';

@@ -1,6 +1,5 @@
 import { GLYPH_HEIGHT, GLYPH_WIDTH, glyph } from './bitmap-font.js';
 import { EvalConfigError } from './eval-error.js';
-import { encodePng } from './png.js';
 
 /** An RGB colour, 0..255 per channel. */
 export type Rgb = readonly [number, number, number];
@@ -58,9 +57,5 @@ export class Raster {
   /** Width in pixels of `s` drawn at `scale`. */
   static textWidth(s: string, scale = 1): number {
     return s.length * GLYPH_WIDTH * scale;
-  }
-
-  toPng(): Uint8Array {
-    return encodePng(this.width, this.height, this.pixels);
   }
 }

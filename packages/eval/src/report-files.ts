@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { recallCurveFigure } from './curve-figure.js';
 import type { EvalReport, HeatmapData } from './evaluation.js';
 import { maskHeatmapFigure } from './heatmap-figure.js';
-import type { Rgb } from './raster.js';
+import { encodePng } from './png.js';
+import type { Raster, Rgb } from './raster.js';
 import { stepTable, summaryTable } from './summary-table.js';
 
 const BASELINE_COLOURS: Record<string, Rgb> = { oracle: [0, 0, 0], window: [230, 140, 0], svg: [0, 150, 200] };
@@ -24,23 +25,23 @@ export async function writeEvaluationFiles(dir: string, report: EvalReport, heat
   if (heatmaps.steps.length > 0)
     files.push([
       'masks.png',
-      maskHeatmapFigure({
+      png(maskHeatmapFigure({
         title: `${report.variants[0].name.toUpperCase()} MASKS, LAYER 0: HEADS X STEPS${heatmaps.queryBlocks.length < heatmaps.blocks ? ` (${heatmaps.queryBlocks.length} EVALUATED QUERY BLOCKS OF ${heatmaps.blocks})` : ''}`,
         rows: heatmaps.queryBlocks.length,
         cols: heatmaps.blocks,
         rowLabels: heatmaps.heads.map((k, h) => `H${h} ${k.toUpperCase()}`),
         columnLabels: heatmaps.steps.map((s) => `STEP ${s}`),
         cells: heatmaps.cells,
-      }).toPng(),
+      })),
     ]);
   const { densities, series, points } = report.curves;
   if (densities.length > 0 && series.oracle.every(Number.isFinite))
     files.push([
       'recall-density.png',
-      recallCurveFigure('RECALL VS DENSITY (MEAN OVER HEADS AND STEPS)', [
+      png(recallCurveFigure('RECALL VS DENSITY (MEAN OVER HEADS AND STEPS)', [
         ...Object.entries(series).map(([name, ys]) => ({ name: name.toUpperCase(), colour: BASELINE_COLOURS[name], points: densities.map((d, i) => [d, ys[i]] as const) })),
         ...Object.entries(points).map(([name, p], i) => ({ name: name.toUpperCase(), colour: VARIANT_COLOURS[i % VARIANT_COLOURS.length], points: [p], markers: true })),
-      ]).toPng(),
+      ])),
     ]);
   const written: string[] = [];
   for (const [name, data] of files) {
@@ -57,3 +58,5 @@ export async function writeEvaluationFiles(dir: string, report: EvalReport, heat
   }
   return written;
 }
+
+const png = (r: Raster): Uint8Array => encodePng(r.width, r.height, r.pixels);

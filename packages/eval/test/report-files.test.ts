@@ -2,7 +2,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EvalConfigError, evalPreset, parseGrid, runEvaluation, writeEvaluationFiles } from '../src/index.js';
+import { EvalConfigError, evalPreset, parseGrid, runEvaluation } from '../src/index.js';
+import { writeEvaluationFiles } from '../src/node.js';
 
 describe('presets', () => {
   it('apply overrides on top of the named setup', () => {

@@ -9,7 +9,17 @@ export interface MatmulOptions {
   transposeB?: boolean;
   /** Added to every output row; shape [N]. */
   bias?: Tensor;
+  /**
+   * Applied to `a x b + bias` before the one rounding into the output dtype: 'gelu' is the
+   * tanh GELU of {@link Backend.gelu}. GPU backends fuse it into the GEMM epilogue, which
+   * saves a round trip of the [M, N] product through memory (a DiT MLP's widest tensor).
+   */
+  activation?: MatmulActivation;
 }
+
+/** Epilogue activations of {@link Backend.matmul}. */
+export type MatmulActivation = 'gelu';
+export const MATMUL_ACTIVATIONS: readonly MatmulActivation[] = ['gelu'];
 
 /** Options of {@link Backend.layerNorm}. */
 export interface LayerNormOptions {
@@ -18,6 +28,14 @@ export interface LayerNormOptions {
   /** Affine bias [C]. */
   bias?: Tensor;
   eps: number;
+  /**
+   * adaLN modulation after the affine step, y * (1 + scale) + shift, as {@link Backend.modulate}
+   * does; scale and shift broadcast against x (e.g. [B, 1, C]) and come together or not at all.
+   */
+  scale?: Tensor;
+  shift?: Tensor;
+  /** Output dtype, one of the backend's float dtypes; default x's. The result is rounded once into it. */
+  dtype?: DType;
 }
 
 /** 3D rotary embedding over a frame-major (t, h, w) token grid. */

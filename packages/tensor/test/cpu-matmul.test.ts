@@ -42,6 +42,25 @@ describe('cpu matmul', () => {
           }
         });
 
+  for (const dtype of FLOATS)
+    it(`${dtype} linear with the gelu epilogue rounds once after bias and GELU`, async () => {
+      const rng = new Rng(41);
+      const [m, k, n] = [7, 13, 5];
+      const A = randomTensor(b, rng, [1, m, k], dtype, 2);
+      const W = randomTensor(b, rng, [n, k], dtype);
+      const bias = randomTensor(b, rng, [n], dtype);
+      const want = new Float64Array(m * n);
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let s = bias.x[j];
+          for (let p = 0; p < k; p++) s += A.x[i * k + p] * W.x[j * k + p];
+          // tanh GELU written out: 0.5 s (1 + tanh(sqrt(2/pi) (s + 0.044715 s^3)))
+          want[i * n + j] = 0.5 * s * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (s + 0.044715 * s ** 3)));
+        }
+      expectRounded(await values(b.matmul(A.t, W.t, { transposeB: true, bias: bias.t, activation: 'gelu' })), want, dtype, 1e-12, 'linear+gelu');
+      expect(() => b.matmul(A.t, W.t, { transposeB: true, activation: 'tanh' as 'gelu' })).toThrow(/activation must be one of gelu, got tanh/);
+    });
+
   it('accepts a transposed view as a and checks shapes and dtypes', async () => {
     const rng = new Rng(9);
     const A = randomTensor(b, rng, [6, 4]);

@@ -43,6 +43,37 @@ describe('cpu norms', () => {
         }
       });
 
+  for (const dtype of FLOATS)
+    it(`layerNorm ${dtype} with fused adaLN modulation, rounded once into another dtype`, async () => {
+      const rng = new Rng(5);
+      const [bs, rows, c] = [2, 3, 11];
+      const X = randomTensor(b, rng, [bs, rows, c], dtype, 3, 0.5);
+      const S = randomTensor(b, rng, [bs, 1, c], 'f32', 0.5);
+      const T = randomTensor(b, rng, [c], dtype);
+      const out = dtype === 'f32' ? 'bf16' : 'f32';
+      const want = new Float64Array(bs * rows * c);
+      for (let z = 0; z < bs; z++)
+        for (let r = 0; r < rows; r++) {
+          const o = (z * rows + r) * c;
+          const row = X.x.subarray(o, o + c);
+          const mean = row.reduce((s, v) => s + v, 0) / c;
+          const v = row.reduce((s, x) => s + (x - mean) ** 2, 0) / c;
+          for (let i = 0; i < c; i++) want[o + i] = ((row[i] - mean) / Math.sqrt(v + 1e-6)) * (1 + S.x[z * c + i]) + T.x[i];
+        }
+      const y = b.layerNorm(X.t, { eps: 1e-6, scale: S.t, shift: T.t, dtype: out });
+      expect(y.dtype).toBe(out);
+      expectRounded(await values(y), want, out, 1e-9, 'adaLN layerNorm');
+    });
+
+  it('checks adaLN scale/shift and the output dtype', () => {
+    const rng = new Rng(2);
+    const x = randomTensor(b, rng, [2, 3, 8]).t;
+    const row = randomTensor(b, rng, [8]).t;
+    expect(() => b.layerNorm(x, { eps: 1e-6, shift: row })).toThrow(/scale and shift \(adaLN modulation\) come together/);
+    expect(() => b.layerNorm(x, { eps: 1e-6, scale: row, shift: randomTensor(b, rng, [5, 1, 1, 8]).t })).toThrow(ShapeError);
+    expect(() => b.layerNorm(x, { eps: 1e-6, dtype: 'u8' })).toThrow(/output dtype u8 is not one of f32, f16, bf16/);
+  });
+
   it('checks affine shapes and eps', () => {
     const rng = new Rng(1);
     const x = randomTensor(b, rng, [3, 8]).t;

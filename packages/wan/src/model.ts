@@ -1,4 +1,4 @@
-import { scope, type Backend, type DType, type Tensor } from '@mod-dit/tensor';
+import { scope, type Backend, type DType, type MatmulActivation, type Tensor } from '@mod-dit/tensor';
 import type { AttentionPlan, Branch, MaskScheduler } from '@mod-dit/scheduler';
 import { ropeSplit, tokenGrid, type LatentShape, type WanConfig } from './config.js';
 import { WanInputError } from './errors.js';
@@ -49,10 +49,11 @@ export interface WanForwardArgs {
 const F32: DType = 'f32';
 
 /**
- * The Wan2.1 DiT forward (wan/modules/model.py) on any Backend. The residual stream,
- * norms, modulation and RoPE run in f32; GEMMs and attention in the weights' compute dtype
- * (as Wan does under bf16 autocast). Each block runs inside `scope()`, so its temporaries
- * are freed when it returns.
+ * The Wan2.1 DiT forward (wan/modules/model.py) on any Backend. The residual stream and the
+ * modulation stay in f32; norms compute in f32 and round once into what consumes them: the
+ * compute dtype for GEMM inputs and for q/k after RMSNorm and RoPE, as Wan does under bf16
+ * autocast (its norms return type_as(x)). GEMMs and attention run in the weights' compute
+ * dtype. Block stages run inside `scope()`, so their temporaries are freed as each ends.
  */
 export class WanModel {
   readonly config: WanConfig;
@@ -132,7 +133,7 @@ export class WanModel {
       }
       const out = scope(() => {
         const hm = b.add(this.weights.get('head.modulation'), e.reshape([1, 1, c.dim]));
-        const y = b.modulate(b.layerNorm(h, { eps: c.eps }), hm.slice(1, 1, 2), hm.slice(1, 0, 1));
+        const y = b.layerNorm(h, { eps: c.eps, scale: hm.slice(1, 1, 2), shift: hm.slice(1, 0, 1), dtype: this.cdt });
         return b.unpatchify(this.f32(this.linear(y, 'head.head')), grid, { patch: c.patch, channels: 'last' });
       });
       const v = await out.toFloat32();
@@ -146,36 +147,58 @@ export class WanModel {
     }
   }
 
-  private block(i: number, x: Tensor, e0: Tensor, ctx: Tensor, img: Tensor | undefined, grid: [number, number, number], plan: AttentionPlan): { x: Tensor; map?: Tensor } {
+  /**
+   * One Wan block. Each stage runs in its own scope and the residual stream is replaced in
+   * place, so a stage's temporaries are freed as soon as it ends: the peak is the residual
+   * plus the largest stage, not the sum of every temporary of the block (14B at 720p: a few
+   * GB instead of ~50).
+   */
+  private block(i: number, x0: Tensor, e0: Tensor, ctx: Tensor, img: Tensor | undefined, grid: [number, number, number], plan: AttentionPlan): { x: Tensor; map?: Tensor } {
     const c = this.config;
     const b = this.backend;
     const W = (n: string) => this.weights.get(`blocks.${i}.${n}`);
     const m = b.add(W('modulation'), e0);
     const mod = (k: number) => m.slice(1, k, k + 1);
-    // self-attention
-    const h = b.modulate(b.layerNorm(x, { eps: c.eps }), mod(1), mod(0));
-    const q = this.rope(b.rmsNorm(this.f32(this.linear(h, `blocks.${i}.self_attn.q`)), W('self_attn.norm_q.weight'), c.eps), grid);
-    const k = this.rope(b.rmsNorm(this.f32(this.linear(h, `blocks.${i}.self_attn.k`)), W('self_attn.norm_k.weight'), c.eps), grid);
-    const v = this.heads(this.linear(h, `blocks.${i}.self_attn.v`));
-    const opts = plan.kind === 'sparse' ? { mask: plan.mask } : plan.kind === 'dense+map' ? { map: { tau: plan.tau, blockSize: plan.blockSize, tokens: plan.tokens } } : {};
-    const att = this.time('self-attention', () => b.attention(q, k, v, opts));
-    let y = this.linear(this.merge(att.out), `blocks.${i}.self_attn.o`);
-    x = b.gatedAdd(x, this.f32(y), mod(2));
+    const cdt = this.cdt;
+    let x = x0;
+    const residual = (next: Tensor) => {
+      if (x !== x0) x.dispose();
+      x = next;
+    };
+    // self-attention: adaLN fused into the norm, q/k through RMSNorm and RoPE in the compute dtype (as Wan's norm_q/norm_k return type_as(x))
+    const att = scope(() => {
+      const h = b.layerNorm(x, { eps: c.eps, scale: mod(1), shift: mod(0), dtype: cdt });
+      const q = this.rope(b.rmsNorm(this.linear(h, `blocks.${i}.self_attn.q`), W('self_attn.norm_q.weight'), c.eps), grid);
+      const k = this.rope(b.rmsNorm(this.linear(h, `blocks.${i}.self_attn.k`), W('self_attn.norm_k.weight'), c.eps), grid);
+      const v = this.heads(this.linear(h, `blocks.${i}.self_attn.v`));
+      const opts = plan.kind === 'sparse' ? { mask: plan.mask } : plan.kind === 'dense+map' ? { map: { tau: plan.tau, blockSize: plan.blockSize, tokens: plan.tokens } } : {};
+      return this.time('self-attention', () => b.attention(q, k, v, opts));
+    });
+    att.lse.dispose();
+    residual(scope(() => b.gatedAdd(x, this.linear(this.merge(att.out), `blocks.${i}.self_attn.o`), mod(2))));
+    att.out.dispose();
     // cross-attention: text (+ image for I2V), dense, no gate
-    const hc = b.layerNorm(x, { weight: W('norm3.weight'), bias: W('norm3.bias'), eps: c.eps });
-    const cq = this.heads(this.cast(b.rmsNorm(this.f32(this.linear(hc, `blocks.${i}.cross_attn.q`)), W('cross_attn.norm_q.weight'), c.eps)));
-    const ck = this.heads(this.cast(b.rmsNorm(this.f32(this.linear(ctx, `blocks.${i}.cross_attn.k`)), W('cross_attn.norm_k.weight'), c.eps)));
-    let o = this.time('cross-attention', () => b.attention(cq, ck, this.heads(this.linear(ctx, `blocks.${i}.cross_attn.v`))).out);
-    if (img) {
-      const ik = this.heads(this.cast(b.rmsNorm(this.f32(this.linear(img, `blocks.${i}.cross_attn.k_img`)), W('cross_attn.norm_k_img.weight'), c.eps)));
-      const iv = this.heads(this.linear(img, `blocks.${i}.cross_attn.v_img`));
-      o = b.add(o, this.time('cross-attention', () => b.attention(cq, ik, iv).out));
-    }
-    x = b.add(x, this.f32(this.linear(this.merge(o), `blocks.${i}.cross_attn.o`)));
-    // feed-forward
-    const f = b.modulate(b.layerNorm(x, { eps: c.eps }), mod(4), mod(3));
-    y = this.linear(b.gelu(this.linear(f, `blocks.${i}.ffn.0`)), `blocks.${i}.ffn.2`);
-    x = b.gatedAdd(x, this.f32(y), mod(5));
+    residual(
+      scope(() => {
+        const hc = b.layerNorm(x, { weight: W('norm3.weight'), bias: W('norm3.bias'), eps: c.eps, dtype: cdt });
+        const cq = this.heads(b.rmsNorm(this.linear(hc, `blocks.${i}.cross_attn.q`), W('cross_attn.norm_q.weight'), c.eps));
+        const ck = this.heads(b.rmsNorm(this.linear(ctx, `blocks.${i}.cross_attn.k`), W('cross_attn.norm_k.weight'), c.eps));
+        let o = this.time('cross-attention', () => b.attention(cq, ck, this.heads(this.linear(ctx, `blocks.${i}.cross_attn.v`))).out);
+        if (img) {
+          const ik = this.heads(b.rmsNorm(this.linear(img, `blocks.${i}.cross_attn.k_img`), W('cross_attn.norm_k_img.weight'), c.eps));
+          const iv = this.heads(this.linear(img, `blocks.${i}.cross_attn.v_img`));
+          o = b.add(o, this.time('cross-attention', () => b.attention(cq, ik, iv).out));
+        }
+        return b.add(x, this.linear(this.merge(o), `blocks.${i}.cross_attn.o`));
+      }),
+    );
+    // feed-forward: adaLN fused into the norm, tanh GELU fused into the first GEMM
+    residual(
+      scope(() => {
+        const f = b.layerNorm(x, { eps: c.eps, scale: mod(4), shift: mod(3), dtype: cdt });
+        return b.gatedAdd(x, this.linear(this.linear(f, `blocks.${i}.ffn.0`, 'gelu'), `blocks.${i}.ffn.2`), mod(5));
+      }),
+    );
     return att.map ? { x, map: att.map } : { x };
   }
 
@@ -197,10 +220,11 @@ export class WanModel {
     await (this.opts.clock ? this.opts.clock.timeAsync('mod', run) : run());
   }
 
-  /** x [.., C] through the Linear `name` (weights in the compute dtype). */
-  private linear(x: Tensor, name: string): Tensor {
+  /** x [.., C] through the Linear `name` (weights in the compute dtype), optionally with a fused activation. */
+  private linear(x: Tensor, name: string, activation?: MatmulActivation): Tensor {
     const xc = this.cast(x);
-    return this.gemm(() => this.backend.matmul(xc, this.weights.get(`${name}.weight`), { transposeB: true, bias: this.weights.get(`${name}.bias`) }));
+    const opts = { transposeB: true, bias: this.weights.get(`${name}.bias`), ...(activation ? { activation } : {}) };
+    return this.gemm(() => this.backend.matmul(xc, this.weights.get(`${name}.weight`), opts));
   }
 
   private gemm(fn: () => Tensor): Tensor {
@@ -211,7 +235,7 @@ export class WanModel {
     return this.opts.clock ? this.opts.clock.time(cat, fn) : fn();
   }
 
-  /** f32 [1, L, C] -> RoPE -> compute dtype [1, H, L, D]. */
+  /** [1, L, C] -> RoPE -> compute dtype [1, H, L, D] view. */
   private rope(x: Tensor, grid: [number, number, number]): Tensor {
     const c = this.config;
     const d = c.dim / c.heads;

@@ -27,6 +27,8 @@ import {
   validateCast,
   validateConcat,
   validateMatmul,
+  scope,
+  validateLayerNorm,
   validateNorm,
   validatePatchify,
   validateRope3d,
@@ -38,6 +40,7 @@ import type { DeviceCaps } from './device.js';
 import { GpuQueue } from './gpu-queue.js';
 import { KernelCache, type KernelSpec } from './kernel-cache.js';
 import { ATTN_ROWS, flashAttentionSpec } from './kernels/attention-flash.js';
+import { type SgAttentionConfig, SG_ATTENTION_DEFAULT, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
 import { TILE, matmulTiledSpec } from './kernels/matmul-tiled.js';
 import { SG_FRAGS, matmulSubgroupMatrixSpec } from './kernels/matmul-sgmat.js';
 import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
@@ -62,10 +65,18 @@ interface Operand {
 
 /** Kernel paths this backend takes; tests and benchmarks switch them to compare. */
 export interface KernelPaths {
-  /** f16 GEMM through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16. Default on. */
+  /** f16 GEMM and attention through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16. Default on. */
   subgroupMatrix: boolean;
   /** 16x16 fragments per workgroup (rows, cols) of the subgroup-matrix GEMM; default SG_FRAGS. */
   sgMatmulFrags?: readonly [number, number];
+  /** Tiling of the subgroup-matrix attention; default SG_ATTENTION_DEFAULT. */
+  sgAttention?: SgAttentionConfig;
+  /**
+   * Run the subgroup-matrix attention with its fragment operations emulated in workgroup
+   * memory (needs shader-f16 only). Slow; it tests that kernel's logic where the extension
+   * is missing (lavapipe). Default off.
+   */
+  emulateFragments?: boolean;
 }
 
 /**
@@ -81,6 +92,8 @@ export class WebGPUBackend implements Backend {
   private readonly queue: GpuQueue;
   private readonly ropeTables = new Map<string, RopeTable>();
   private live = 0;
+  /** Storage scratch for P of the subgroup-matrix attention (config p: 'storage'), grown on demand. */
+  private pScratch: GPUBuffer | undefined;
   /** Kernel paths in use (mutable, for benchmarks); fast ones apply only where the device supports them. */
   readonly paths: KernelPaths;
 
@@ -384,8 +397,15 @@ export class WebGPUBackend implements Backend {
   }
 
   layerNorm(x: Tensor, opts: LayerNormOptions): Tensor {
-    validateNorm(this, 'layerNorm', x, opts?.eps, { weight: opts?.weight, bias: opts?.bias });
-    return this.rows('layerNorm', x, opts.eps, opts.weight, opts.bias);
+    const { dtype, modulation } = validateLayerNorm(this, x, opts);
+    if (!modulation && dtype === x.dtype) return this.rows('layerNorm', x, opts.eps, opts.weight, opts.bias);
+    // composed from the row kernel, modulate and cast, in f32 so that the result rounds once into dtype
+    return scope(() => {
+      const x32 = x.dtype === 'f32' ? x : this.cast(x, 'f32');
+      const normed = this.rows('layerNorm', x32, opts.eps, opts.weight, opts.bias);
+      const y = modulation ? this.modulate(normed, modulation.scale, modulation.shift) : normed;
+      return dtype === 'f32' ? y : this.cast(y, dtype);
+    });
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
@@ -449,7 +469,10 @@ export class WebGPUBackend implements Backend {
     if (out.size === 0) return out;
     const sg = this.subgroupMatrixActive && a.dtype === 'f16' && K % 16 === 0 && N % 2 === 0 && M >= 16 && N >= 16;
     this.withDense([a, b, opts.bias], (ad, bd, bias) => this.matmulInto(out, ad, bd, tb, bias, sg, batch, [M, K, N]));
-    return out;
+    if (opts.activation !== 'gelu') return out;
+    const act = this.gelu(out);
+    out.dispose();
+    return act;
   }
 
   /** Records the GEMM of contiguous operands into `out`. */
@@ -515,17 +538,20 @@ export class WebGPUBackend implements Backend {
         csr = [WebGPUBackend.rawOperand(rowPtr, mask.rowPtr.length, 1), WebGPUBackend.rawOperand(colIdx, Math.max(1, mask.colIdx.length), 1)];
       }
       const ro = mask ? 2 : 0;
+      const sg = this.sgAttentionPath(qd, kd, vd, D, Lq, Lk, mask?.blockSize);
+      const rows = sg ? sgAttentionRows(sg.config) : ATTN_ROWS;
+      const scratch = sg?.config.p === 'storage' ? [this.attentionScratch(Math.ceil(Lq / rows) * B * H * sgAttentionScratchPerGroup(sg.config) * 2)] : [];
       this.run(
-        flashAttentionSpec({ dtype: q.dtype, headDim: D, sparse: !!mask }),
+        sg ? sgAttentionSpec({ headDim: D, sparse: !!mask, ...sg }) : flashAttentionSpec({ dtype: q.dtype, headDim: D, sparse: !!mask }),
         heads,
-        [qo, ko, vo, ...csr, oo, lo],
+        [qo, ko, vo, ...csr, oo, lo, ...scratch],
         (c, rel) =>
           new UniformParams()
             .u32(Lq, Lk, H, c.start)
             .f32(scale)
             .u32(mask?.nQ ?? 0, mask?.blockSize ?? 0, rel[0], rel[1], rel[2], rel[3 + ro], rel[4 + ro], mask ? rel[3] : 0, mask ? rel[4] : 0)
             .build(),
-        (c) => [Math.ceil(Lq / ATTN_ROWS), c.count],
+        (c) => [Math.ceil(Lq / rows), c.count],
       );
       if (map) {
         const m = this.alloc([B, H, map.nQ, map.nK], 'f32');
@@ -549,6 +575,36 @@ export class WebGPUBackend implements Backend {
     return result;
   }
 
+  /**
+   * The subgroup-matrix attention's configuration and fragment form when it applies: f16,
+   * head_dim a multiple of 16 up to 128, at least 16 queries and keys, q/k/v offsets that
+   * keep fragment loads 16-byte aligned, query tiles inside one mask block, and the tiling's
+   * workgroup memory and invocations within the device's limits. Otherwise the portable kernel.
+   */
+  private sgAttentionPath(q: Tensor, k: Tensor, v: Tensor, D: number, Lq: number, Lk: number, blockSize?: number): { config: SgAttentionConfig; fragments: 'native' | 'emulated' } | undefined {
+    const native = this.paths.subgroupMatrix && this.caps.subgroupMatrix16;
+    const emulated = !native && this.paths.emulateFragments === true && this.caps.features.has('shader-f16');
+    if (!(native || emulated) || q.dtype !== 'f16' || D % 16 !== 0 || D > 128 || Lq < 16 || Lk < 16) return undefined;
+    if ([q, k, v].some((t) => t.offset % 8 !== 0)) return undefined;
+    const config = this.paths.sgAttention ?? SG_ATTENTION_DEFAULT;
+    const rows = sgAttentionRows(config);
+    if (blockSize !== undefined && blockSize % rows !== 0) return undefined;
+    const wgBytes = sgAttentionWorkgroupBytes(config) + (emulated ? config.subgroups * 2048 : 0);
+    if (wgBytes > this.caps.maxWorkgroupStorage || config.subgroups * 32 > this.caps.maxInvocations) return undefined;
+    return { config, fragments: native ? 'native' : 'emulated' };
+  }
+
+  /** The P scratch of the subgroup-matrix attention, at least `bytes` long, bound whole. */
+  private attentionScratch(bytes: number): Operand {
+    if (bytes > this.caps.maxBindingBytes)
+      throw new UnsupportedFeatureError(`attention: the P scratch needs ${bytes} bytes, over this device's storage binding limit ${this.caps.maxBindingBytes}; use a workgroup-memory tiling`);
+    if (!this.pScratch || this.pScratch.size < bytes) {
+      if (this.pScratch) this.queue.release(this.pScratch); // recorded dispatches may still use it
+      this.pScratch = this.device.createBuffer({ size: ceil4(bytes), usage: GPUBufferUsage.STORAGE });
+    }
+    return WebGPUBackend.rawOperand(this.pScratch, this.pScratch.size / 4, 1);
+  }
+
   /** Uploads an Int32Array for the dispatches recorded next; freed after they are submitted. */
   private transientInts(data: Int32Array): GPUBuffer {
     const buf = this.device.createBuffer({ size: ceil4(data.byteLength), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
@@ -560,6 +616,7 @@ export class WebGPUBackend implements Backend {
   destroy(): void {
     this.queue.flush();
     for (const t of this.ropeTables.values()) t.buffer.destroy();
+    this.pScratch?.destroy();
     this.ropeTables.clear();
     this.device.destroy();
     void this.owner;

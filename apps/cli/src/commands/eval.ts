@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { EVAL_PRESET_NAMES, type EvalOverrides, type EvalPresetName, evalPreset, runEvaluation, summaryTable, writeEvaluationFiles } from '@mod-dit/eval';
+import { EVAL_PRESET_NAMES, type EvalOverrides, type EvalPresetName, evalPreset, runEvaluation, summaryTable } from '@mod-dit/eval';
+import { writeEvaluationFiles } from '@mod-dit/eval/node';
 import type { CliIO } from '../io.js';
 import { int } from '../option-parsers.js';
 

@@ -6,7 +6,8 @@ import { Checkpoint, writeSafetensors } from '@mod-dit/tensor/safetensors';
 import { seededNoise, type ProgressEvent } from '@mod-dit/pipeline';
 import { writeMaskFile } from '@mod-dit/predictor/mask-file';
 import type { ScheduleBudget } from '@mod-dit/scheduler';
-import { encodePng, maskHeatmapFigure, type HeatmapCell } from '@mod-dit/eval';
+import { maskHeatmapFigure, type HeatmapCell } from '@mod-dit/eval';
+import { encodePng } from '@mod-dit/eval/node';
 import {
   WAN_CONFIGS,
   checkpointSource,

@@ -1,7 +1,8 @@
-import type { Backend, MatmulOptions } from '../backend.js';
-import { ShapeError } from '../errors.js';
+import { type Backend, MATMUL_ACTIVATIONS, type MatmulActivation, type MatmulOptions } from '../backend.js';
+import { ModDitError, ShapeError } from '../errors.js';
 import { broadcastShapes, fmtShape, numel } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { geluTanh } from './activations.js';
 import { checkFloat, checkMinRank, checkSameDType, checkShape } from './checks.js';
 import type { MakeTensor } from './copy.js';
 import { encode, gatherF32 } from './host.js';
@@ -36,6 +37,7 @@ export interface MatmulGeometry {
   n: number;
   transposeB: boolean;
   bias?: Tensor;
+  activation?: MatmulActivation;
 }
 
 /** Checks matmul arguments against the contract and resolves the geometry. Shared by every backend. */
@@ -55,12 +57,16 @@ export function validateMatmul(backend: Backend, a: Tensor, b: Tensor, opts: Mat
     checkFloat(backend, 'matmul', 'bias', opts.bias);
     checkShape('matmul', 'bias', opts.bias, [n]);
   }
-  return { batch, m, k, n, transposeB, bias: opts.bias };
+  const activation = opts.activation;
+  if (activation !== undefined && !MATMUL_ACTIVATIONS.includes(activation))
+    throw new ModDitError('E_ARGUMENT', `matmul: activation must be one of ${MATMUL_ACTIVATIONS.join(', ')}, got ${String(activation)}`);
+  return { batch, m, k, n, transposeB, bias: opts.bias, activation };
 }
 
 /** Batched matmul; every dot product accumulates in float64 and rounds once to a's dtype. */
 export function matmul(backend: Backend, make: MakeTensor, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
-  const { batch, m, k, n, transposeB: tb, bias: biasT } = validateMatmul(backend, a, b, opts);
+  const { batch, m, k, n, transposeB: tb, bias: biasT, activation } = validateMatmul(backend, a, b, opts);
+  const act = activation === 'gelu' ? geluTanh : (v: number) => v;
   const bias = biasT ? gatherF32(biasT) : undefined;
   const A = gatherF32(a);
   const B = gatherF32(b);
@@ -85,7 +91,7 @@ export function matmul(backend: Backend, make: MakeTensor, a: Tensor, b: Tensor,
         const br = bo + j * k;
         let s = bias ? bias[j] : 0;
         for (let p = 0; p < k; p++) s += A[ar + p] * Bt[br + p];
-        out[oo + i * n + j] = s;
+        out[oo + i * n + j] = act(s);
       }
     }
   }

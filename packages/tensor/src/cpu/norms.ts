@@ -1,6 +1,9 @@
 import type { Backend, LayerNormOptions } from '../backend.js';
-import { ShapeError } from '../errors.js';
+import type { DType } from '../dtype.js';
+import { DTypeError, ShapeError } from '../errors.js';
+import { broadcastShapes, fmtShape, shapeEquals } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { broadcastMap } from './broadcast.js';
 import { checkFloat, checkMinRank, checkNumber, checkShape } from './checks.js';
 import type { MakeTensor } from './copy.js';
 import { encode, gatherF32 } from './host.js';
@@ -24,9 +27,37 @@ export function validateNorm(backend: Backend, op: 'layerNorm' | 'rmsNorm', x: T
   return c;
 }
 
-/** LayerNorm over the last dim: two-pass mean and (biased) variance in float64. */
-export function layerNorm(backend: Backend, make: MakeTensor, x: Tensor, opts: LayerNormOptions): Tensor {
+/** What {@link validateLayerNorm} resolves: the normalised extent and the output dtype. */
+export interface LayerNormGeometry {
+  c: number;
+  dtype: DType;
+  /** scale and shift of the fused adaLN modulation, when given. */
+  modulation?: { scale: Tensor; shift: Tensor };
+}
+
+/**
+ * Checks layerNorm's arguments: those of {@link validateNorm}, the adaLN scale/shift (both or
+ * neither, float, broadcasting to x's shape without widening it) and the output dtype (one of
+ * the backend's float dtypes). Shared by every backend.
+ */
+export function validateLayerNorm(backend: Backend, x: Tensor, opts: LayerNormOptions): LayerNormGeometry {
   const c = validateNorm(backend, 'layerNorm', x, opts?.eps, { weight: opts?.weight, bias: opts?.bias });
+  const dtype = opts.dtype ?? x.dtype;
+  if (!backend.floatDTypes.includes(dtype)) throw new DTypeError(`layerNorm: output dtype ${String(dtype)} is not one of ${backend.floatDTypes.join(', ')}`);
+  const { scale, shift } = opts;
+  if ((scale === undefined) !== (shift === undefined)) throw new ShapeError('layerNorm: scale and shift (adaLN modulation) come together; got only one');
+  if (scale === undefined || shift === undefined) return { c, dtype };
+  for (const [name, t] of [['scale', scale], ['shift', shift]] as const) {
+    checkFloat(backend, 'layerNorm', name, t);
+    const s = broadcastShapes(x.shape, t.shape, `layerNorm (x with ${name})`);
+    if (!shapeEquals(s, x.shape)) throw new ShapeError(`layerNorm: ${name} ${fmtShape(t.shape)} must broadcast to x ${fmtShape(x.shape)}, it widens it to ${fmtShape(s)}`);
+  }
+  return { c, dtype, modulation: { scale, shift } };
+}
+
+/** LayerNorm over the last dim: two-pass mean and (biased) variance in float64, then the optional adaLN modulation; one rounding. */
+export function layerNorm(backend: Backend, make: MakeTensor, x: Tensor, opts: LayerNormOptions): Tensor {
+  const { c, dtype, modulation } = validateLayerNorm(backend, x, opts);
   const eps = opts.eps;
   const w = opts.weight && gatherF32(opts.weight);
   const b = opts.bias && gatherF32(opts.bias);
@@ -46,7 +77,12 @@ export function layerNorm(backend: Backend, make: MakeTensor, x: Tensor, opts: L
       out[r + i] = y;
     }
   }
-  return make(encode(out, x.dtype), x.shape, x.dtype);
+  if (!modulation) return make(encode(out, dtype), x.shape, dtype);
+  // the normalised rows stay in float64 through the modulation: one rounding in all
+  const scale = broadcastMap(x.shape, [modulation.scale], (s) => s);
+  const shift = broadcastMap(x.shape, [modulation.shift], (t) => t);
+  for (let i = 0; i < out.length; i++) out[i] = out[i] * (1 + scale[i]) + shift[i];
+  return make(encode(out, dtype), x.shape, dtype);
 }
 
 /** RMSNorm over the last dim: x / sqrt(mean(x^2) + eps) * weight. */

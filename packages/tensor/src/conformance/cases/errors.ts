@@ -17,6 +17,8 @@ export function errorCases(): CaseSpec[] {
         c.throws('add of shapes that do not broadcast', ShapeError, () => b.add(x, c.input([4, 8]).t));
         c.throws('modulate whose scale widens x', ShapeError, () => b.modulate(x, c.input([5, 2, 3, 8]).t, c.input([8]).t));
         c.throws('layerNorm weight of the wrong length', ShapeError, () => b.layerNorm(x, { eps: 1e-6, weight: c.input([7]).t }));
+        c.throws('layerNorm scale without shift', ShapeError, () => b.layerNorm(x, { eps: 1e-6, scale: c.input([8]).t }));
+        c.throws('layerNorm shift that widens x', ShapeError, () => b.layerNorm(x, { eps: 1e-6, scale: c.input([8]).t, shift: c.input([4, 1, 8]).t }));
         c.throws('rmsNorm weight of the wrong length', ShapeError, () => b.rmsNorm(x, c.input([9]).t, 1e-6));
         c.throws('concat with mismatched extents', ShapeError, () => b.concat([x, c.input([2, 4, 7]).t], 1));
         c.throws('rope3d split not summing to head_dim', ShapeError, () => b.rope3d(c.input([1, 4, 1, 8]).t, { grid: [1, 2, 2], split: [4, 2, 4], theta: 1e4 }));
@@ -52,6 +54,8 @@ export function errorCases(): CaseSpec[] {
           c.throws('matmul b of another dtype than a', DTypeError, () => b.matmul(q, b.cast(k, other).transpose()));
           c.throws('concat of mixed dtypes', DTypeError, () => b.concat([q, b.cast(q, other)], 0));
         }
+        c.throws('layerNorm to an integer dtype', DTypeError, () => b.layerNorm(q, { eps: 1e-6, dtype: 'i32' }));
+        c.throws('matmul with an unknown activation', ModDitError, () => b.matmul(q, k.transpose(), { activation: 'relu' as 'gelu' }));
         const wrongArray = c.dtype === 'f32' ? new Uint16Array(4) : new Float32Array(4);
         c.throws('upload of a host array that does not match the dtype', DTypeError, () => b.upload(wrongArray, [4], c.dtype));
         c.throws('a tensor of another backend', BackendMismatchError, () => b.gelu(c.ref.upload(fromNumbers([1, 2], c.dtype), [2], c.dtype)));

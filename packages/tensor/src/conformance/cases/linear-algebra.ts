@@ -24,6 +24,12 @@ export function matmulCases(size: SuiteSize): CaseSpec[] {
         return [
           c.close('linear', c.backend.matmul(x.t, w.t, { transposeB: true, bias: bias.t }), c.ref.matmul(c.f32(x), c.f32(w), { transposeB: true, bias: c.f32(bias) })),
           c.close('linear without bias', c.backend.matmul(x.t, w.t, { transposeB: true }), c.ref.matmul(c.f32(x), c.f32(w), { transposeB: true })),
+          // the fused epilogue against the unfused composition: a DiT MLP's first linear
+          c.close(
+            'linear + gelu epilogue',
+            c.backend.matmul(x.t, w.t, { transposeB: true, bias: bias.t, activation: 'gelu' }),
+            c.ref.gelu(c.ref.matmul(c.f32(x), c.f32(w), { transposeB: true, bias: c.f32(bias) })),
+          ),
         ];
       },
     },

@@ -74,6 +74,33 @@ export function pointwiseCases(size: SuiteSize): CaseSpec[] {
         ];
       },
     },
+    {
+      name: 'layerNorm with fused adaLN modulation and an output dtype',
+      per: 'dtype',
+      body: (c) => {
+        const x = c.permuted([L, 2, C], [1, 0, 2], 2);
+        const scale = c.input([2, 1, C], 0.5);
+        const shift = c.input([C]);
+        const w = c.input([C], 1, 1);
+        const b = c.input([C]);
+        const eps = 1e-6;
+        // the unfused composition on the reference side
+        const expected = (affine: boolean) =>
+          c.ref.modulate(c.ref.layerNorm(c.f32(x), affine ? { eps, weight: c.f32(w), bias: c.f32(b) } : { eps }), c.f32(scale), c.f32(shift));
+        // a second output dtype: GEMM input (bf16) from an f32 residual stream, f32 from half inputs
+        const other = c.dtype === 'f32' ? 'bf16' : 'f32';
+        return [
+          c.close('layerNorm + modulate', c.backend.layerNorm(x.t, { eps, scale: scale.t, shift: shift.t }), expected(false)),
+          c.close(
+            `layerNorm affine + modulate -> ${other}`,
+            c.backend.layerNorm(x.t, { eps, weight: w.t, bias: b.t, scale: scale.t, shift: shift.t, dtype: other }),
+            expected(true),
+            { dtype: other },
+          ),
+          c.close(`layerNorm -> ${other}`, c.backend.layerNorm(x.t, { eps, dtype: other }), c.ref.layerNorm(c.f32(x), { eps }), { dtype: other }),
+        ];
+      },
+    },
     ...unary,
   ];
 }
