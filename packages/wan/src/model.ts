@@ -122,6 +122,9 @@ export class WanModel {
       return { h, e, e0 };
     });
     let h = h0;
+    // A layer's map is read and fitted after the next layer is enqueued: the host fits while
+    // the GPU runs that layer (backends whose read waits only for earlier work overlap them).
+    let pending: { site: { step: number; layer: number; branch: Branch }; map: Tensor } | undefined;
     try {
       for (let i = 0; i < c.layers; i++) {
         const site = { step: a.step ?? 0, layer: i, branch: a.branch ?? 0 };
@@ -129,8 +132,11 @@ export class WanModel {
         const { x, map } = scope(() => this.block(i, h, e0, a.context, a.image, grid, plan));
         h.dispose();
         h = x;
-        if (map) await this.observe(site, map);
+        if (pending) await this.observe(pending.site, pending.map);
+        pending = map && { site, map };
       }
+      if (pending) await this.observe(pending.site, pending.map);
+      pending = undefined;
       const out = scope(() => {
         const hm = b.add(this.weights.get('head.modulation'), e.reshape([1, 1, c.dim]));
         const y = b.layerNorm(h, { eps: c.eps, scale: hm.slice(1, 1, 2), shift: hm.slice(1, 0, 1), dtype: this.cdt });
@@ -140,6 +146,7 @@ export class WanModel {
       out.dispose();
       return v;
     } finally {
+      pending?.map.dispose();
       h.dispose();
       e.dispose();
       e0.dispose();
