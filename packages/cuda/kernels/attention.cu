@@ -1,12 +1,21 @@
 // Flash attention (FA2 style: mma.sync m16n8k16, online softmax in registers) for f16/bf16,
-// head_dim 64 or 128, any token count. One CTA owns BR = 16 * NW query rows of one (batch, head)
-// and sweeps 64-key tiles, either all of them (dense) or those of the BlockMask CSR row of its
-// query block (sparse: BR equals the mask block size, so one CSR row drives the whole CTA).
+// head_dim 64 or 128, any token count. One CTA owns BR = 16 * NW * MT query rows of one
+// (batch, head) and sweeps 64-key tiles, either all of them (dense) or those of the BlockMask
+// CSR row of its query block (sparse: BR equals the mask block size, so one CSR row drives the
+// whole CTA). q/k/v/out are addressed through element strides (batch, head, token; head_dim
+// contiguous, every token row 16-byte aligned), so permuted [B, L, H, D] views need no copy.
+//
+// Sparse launches append a CTA order to the CSR: rowPtr[H * nQmask + 1 ...] lists the
+// H * nQmask rows longest first (by length class, head-major within a class: see
+// longestRowsFirst in attention-plan.ts), and the c-th CTA of batch b runs the c-th listed row.
+// The last wave then holds short rows instead of one long straggler.
+//
 // With a map request the CTA also owns one query row of the sparsity map (BR equals the map
-// block size): after the softmax sweep it knows each row's final LSE and sweeps QK^T once more
-// (no exp, no PV) counting s < LSE + ln(tau) per key block. That second sweep is a deliberate,
-// exact choice: the final LSE is only known after the last key, and a one-sweep count against
-// the running LSE would be approximate.
+// block size). The final LSE is only known after the last key, so the map is "bound and
+// recheck": the sweep starts at the CTA's diagonal key tile (the running max settles early) and
+// keeps, per map key block J, X_J = max over rows of (tile max - running max); after the sweep,
+// X_J < G = min over rows of (threshold - final max) proves every entry of J is below its
+// row's threshold (map = 1 exactly); only the other blocks get QK^T recomputed and counted.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
@@ -68,24 +77,37 @@ __device__ __forceinline__ int swz(int row, int chunk) {
   return row * D + ((chunk ^ (row & 7)) << 3);
 }
 
+// ROWS token rows [row0, row0 + ROWS) of a tile whose rows are `ld` elements apart in global memory
 template <typename T, int D, int ROWS, int NT>
-__device__ __forceinline__ void loadTile(T* s, const T* g, int row0, int limit, int tid) {
+__device__ __forceinline__ void loadTile(T* s, const T* g, int row0, int limit, int ld, int tid) {
   constexpr int CH = D / 8;
   for (int i = tid; i < ROWS * CH; i += NT) {
     int r = i / CH, c = i % CH;
     bool v = row0 + r < limit;
-    cp16(s + swz<D>(r, c), v ? g + (size_t)(row0 + r) * D + c * 8 : g, v);
+    cp16(s + swz<D>(r, c), v ? g + (long long)(row0 + r) * ld + c * 8 : g, v);
   }
 }
 
+// Floats ordered as ints (for atomicMax/atomicMin on shared floats): monotonic for non-NaN values.
+__device__ __forceinline__ int orderedKey(float f) {
+  const int i = __float_as_int(f);
+  return i >= 0 ? i : i ^ 0x7fffffff;
+}
+__device__ __forceinline__ float orderedValue(int k) { return __int_as_float(k >= 0 ? k : k ^ 0x7fffffff); }
+
+// The key tiles of one CTA: its CSR row's blocks (sparse), or every tile starting at `first`
+// and wrapping around (dense; first != 0 only in the map's diagonal-first order).
 template <int BC>
 struct Sweep {
   const int* colIdx;  // null: dense
   int beg;            // first CSR entry of this query block's row
-  int tilesPerBlock;  // mask block size / BC
+  int blockShift;     // log2(mask block size / BC): mask blocks of 64 or 128 keys
   int maskBs;
+  int first, nTiles;
   __device__ __forceinline__ int keyBase(int t) const {
-    return colIdx ? colIdx[beg + t / tilesPerBlock] * maskBs + (t % tilesPerBlock) * BC : t * BC;
+    if (colIdx) return colIdx[beg + (t >> blockShift)] * maskBs + (t & ((1 << blockShift) - 1)) * BC;
+    const int u = t + first;
+    return (u >= nTiles ? u - nTiles : u) * BC;
   }
 };
 
@@ -95,7 +117,9 @@ __device__ __forceinline__ void flashAttention(const T* __restrict__ q, const T*
                                                float scaleLog2, const int* __restrict__ rowPtr,
                                                const int* __restrict__ colIdx, int maskBs, int nQmask,
                                                float* __restrict__ map, float log2Tau, int mapBs, int mapTokQ,
-                                               int mapTokK) {
+                                               int mapTokK, long long qsb, long long qsh, int qsl, long long ksb,
+                                               long long ksh, int ksl, long long vsb, long long vsh, int vsl,
+                                               long long osb, long long osh, int osl) {
   // Each warp owns MT 16-row m-tiles: every K/V fragment read from shared memory feeds MT mmas.
   constexpr int BR = NW * 16 * MT;
   constexpr int NT = NW * 32;
@@ -106,34 +130,58 @@ __device__ __forceinline__ void flashAttention(const T* __restrict__ q, const T*
   T* sQ = reinterpret_cast<T*>(smem);
   T* sK = sQ + BR * D;      // 2 stages
   T* sV = sK + 2 * BC * D;  // 2 stages
-  __shared__ int sCount;
+  // map only: X_J per map key block (ordered-int floats), then the list of blocks to recheck
+  int* sX = reinterpret_cast<int*>(sV + 2 * BC * D);
+  __shared__ int sG, sFlagged;
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, tq = lane & 3;
-  const int bh = blockIdx.y, h = bh % H;
-  const int qBlock = blockIdx.x, q0 = qBlock * BR;
-  const T* qp = q + (size_t)bh * Lq * D;
-  const T* kp = k + (size_t)bh * Lk * D;
-  const T* vp = v + (size_t)bh * Lk * D;
+  // the map is a dense-only request: its instantiations carry no sparse path
+  if (MAP) rowPtr = colIdx = nullptr;
+  int bh = blockIdx.y, qBlock = blockIdx.x;
+  if (rowPtr) {
+    // the CTA order appended to the CSR (gridDim.x == nQmask)
+    const int rows = H * nQmask;
+    const int lin = blockIdx.y * gridDim.x + blockIdx.x;
+    const int r = rowPtr[rows + 1 + lin % rows];
+    bh = lin / rows * H + r / nQmask;
+    qBlock = r % nQmask;
+  }
+  const int b = bh / H, h = bh - b * H;
+  const int q0 = qBlock * BR;
+  const T* qp = q + b * qsb + h * qsh;
+  const T* kp = k + b * ksb + h * ksh;
+  const T* vp = v + b * vsb + h * vsh;
 
-  Sweep<BC> sw{colIdx, 0, maskBs / BC, maskBs};
+  Sweep<BC> sw{colIdx, 0, maskBs > BC ? 1 : 0, maskBs, 0, 0};
   int nTiles;
   if (rowPtr) {
     int r = h * nQmask + qBlock;
     sw.beg = rowPtr[r];
-    nTiles = (rowPtr[r + 1] - sw.beg) * sw.tilesPerBlock;
+    nTiles = (rowPtr[r + 1] - sw.beg) << sw.blockShift;
   } else {
     nTiles = (Lk + BC - 1) / BC;
+    // the diagonal tile usually holds the row max, so the running max is near final early
+    if (MAP && Lq == Lk) sw.first = q0 / BC;
+  }
+  sw.nTiles = nTiles;
+
+  // map bookkeeping: visible to all threads after the first barrier of the sweep
+  const bool track = MAP && q0 < mapTokQ;
+  const int nKm = MAP ? (mapTokK + mapBs - 1) / mapBs : 0;
+  if (MAP) {
+    for (int J = tid; J < nKm; J += NT) sX[J] = orderedKey(-INFINITY);
+    if (tid == 0) sG = orderedKey(INFINITY), sFlagged = 0;
   }
 
   // cp.async groups are committed in the order Q+K0, V0, K1, V1, ...: each wait_group(1)
   // below waits for the older of the two groups in flight, so the K load of tile t+1
   // overlaps softmax and PV of tile t, and the V load overlaps the next QK^T.
-  loadTile<T, D, BR, NT>(sQ, qp, q0, Lq, tid);
+  loadTile<T, D, BR, NT>(sQ, qp, q0, Lq, qsl, tid);
   const int kb0 = nTiles > 0 ? sw.keyBase(0) : 0;
-  if (nTiles > 0) loadTile<T, D, BC, NT>(sK, kp, kb0, Lk, tid);
+  if (nTiles > 0) loadTile<T, D, BC, NT>(sK, kp, kb0, Lk, ksl, tid);
   cpCommit();
-  if (nTiles > 0) loadTile<T, D, BC, NT>(sV, vp, kb0, Lk, tid);
+  if (nTiles > 0) loadTile<T, D, BC, NT>(sV, vp, kb0, Lk, vsl, tid);
   cpCommit();
 
   float o[MT][DN][4];
@@ -180,21 +228,26 @@ __device__ __forceinline__ void flashAttention(const T* __restrict__ q, const T*
     }
   };
 
+  // Tile t's key base: carried from the previous iteration in the map instantiations, re-read
+  // (an L1 hit) in the others; with ptxas 13 this choice keeps both free of register spills.
+  int kbNext = kb0;
   for (int t = 0; t < nTiles; t++) {
     const int st = t & 1;
-    const int kb = sw.keyBase(t);
-    const int kbNext = t + 1 < nTiles ? sw.keyBase(t + 1) : 0;
+    const int kb = MAP ? kbNext : sw.keyBase(t);
+    kbNext = t + 1 < nTiles ? sw.keyBase(t + 1) : 0;
     cpWait<1>();  // K_t
     __syncthreads();
     float s[MT][SN][4];
     scores(s, sK + st * BC * D);
-    if (t + 1 < nTiles) loadTile<T, D, BC, NT>(sK + (st ^ 1) * BC * D, kp, kbNext, Lk, tid);
+    if (t + 1 < nTiles) loadTile<T, D, BC, NT>(sK + (st ^ 1) * BC * D, kp, kbNext, Lk, ksl, tid);
     cpCommit();
     const bool ragged = kb + BC > Lk;
+    const bool mapTile = track && kb < mapTokK;
+    float xw = -INFINITY;  // map: this warp's max of (tile max - running max) over map rows
     // m is kept on raw scores (the host routes scale <= 0 elsewhere), so exp2(s*scale - m*scale) is one FFMA
 #pragma unroll
     for (int mt = 0; mt < MT; mt++) {
-      float mx0 = m[mt][0], mx1 = m[mt][1];
+      float mx0 = -INFINITY, mx1 = -INFINITY;
 #pragma unroll
       for (int nt = 0; nt < SN; nt++) {
         if (ragged) {
@@ -209,6 +262,26 @@ __device__ __forceinline__ void flashAttention(const T* __restrict__ q, const T*
       mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
       mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
       mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+      float t0 = mx0, t1 = mx1;  // this tile's row maxima
+      mx0 = fmaxf(m[mt][0], mx0);
+      mx1 = fmaxf(m[mt][1], mx1);
+      if (MAP && mapTile) {
+        if (kb + BC > mapTokK) {  // the tile straddles the map's last key: its maxima over map keys only
+          t0 = t1 = -INFINITY;
+#pragma unroll
+          for (int nt = 0; nt < SN; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+              if (kb + nt * 8 + 2 * tq + (e & 1) < mapTokK) (e < 2 ? t0 : t1) = fmaxf(e < 2 ? t0 : t1, s[mt][nt][e]);
+          t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 1));
+          t0 = fmaxf(t0, __shfl_xor_sync(0xffffffffu, t0, 2));
+          t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 1));
+          t1 = fmaxf(t1, __shfl_xor_sync(0xffffffffu, t1, 2));
+        }
+        const int r = q0 + wrow + mt * 16 + g;
+        if (r < mapTokQ) xw = fmaxf(xw, t0 - mx0);
+        if (r + 8 < mapTokQ) xw = fmaxf(xw, t1 - mx1);
+      }
       // a row with no finite score yet keeps base 0 so exp2(-inf - base) is 0, never NaN
       const float base0 = mx0 == -INFINITY ? 0.f : mx0 * scaleLog2, base1 = mx1 == -INFINITY ? 0.f : mx1 * scaleLog2;
       const float c0 = ex2(m[mt][0] * scaleLog2 - base0), c1 = ex2(m[mt][1] * scaleLog2 - base1);
@@ -236,6 +309,12 @@ __device__ __forceinline__ void flashAttention(const T* __restrict__ q, const T*
         l[mt][1] += s[mt][nt][2] + s[mt][nt][3];
       }
     }
+    if (MAP && mapTile) {
+      xw = fmaxf(xw, __shfl_xor_sync(0xffffffffu, xw, 4));
+      xw = fmaxf(xw, __shfl_xor_sync(0xffffffffu, xw, 8));
+      xw = fmaxf(xw, __shfl_xor_sync(0xffffffffu, xw, 16));
+      if (lane == 0) atomicMax(&sX[kb / mapBs], orderedKey(xw));
+    }
     cpWait<1>();  // V_t
     __syncthreads();
     const uint32_t vBase = smemAddr(sV + st * BC * D) + vRow;
@@ -260,14 +339,15 @@ __device__ __forceinline__ void flashAttention(const T* __restrict__ q, const T*
         }
       }
     }
-    if (t + 1 < nTiles) loadTile<T, D, BC, NT>(sV + (st ^ 1) * BC * D, vp, kbNext, Lk, tid);
+    if (t + 1 < nTiles) loadTile<T, D, BC, NT>(sV + (st ^ 1) * BC * D, vp, kbNext, Lk, vsl, tid);
     cpCommit();
   }
   cpWait<0>();
   __syncthreads();
 
-  T* op = out + (size_t)bh * Lq * D;
+  T* op = out + b * osb + h * osh;
   float thr[MT][2];  // per-row map threshold on raw scores
+  float gw = INFINITY;  // map: this thread's smallest (threshold - final max) minus rounding slack
 #pragma unroll
   for (int mt = 0; mt < MT; mt++) {
 #pragma unroll
@@ -280,37 +360,64 @@ __device__ __forceinline__ void flashAttention(const T* __restrict__ q, const T*
       if (r < Lq) {
 #pragma unroll
         for (int i = 0; i < DN; i++)
-          *reinterpret_cast<uint32_t*>(op + (size_t)r * D + i * 8 + 2 * tq) =
+          *reinterpret_cast<uint32_t*>(op + (long long)r * osl + i * 8 + 2 * tq) =
               pack2(o[mt][i][2 * hh] * inv, o[mt][i][2 * hh + 1] * inv, (T*)nullptr);
       }
       const float lse2 = lt > 0.f ? m[mt][hh] * scaleLog2 + __log2f(lt) : -INFINITY;
       if (tq == 0 && r < Lq) lse[(size_t)bh * Lq + r] = lse2 * 0.69314718055994531f;
       // raw-score threshold (scale > 0): s < (LSE2 + log2 tau) / scaleLog2; -inf for rows outside the map
       thr[mt][hh] = r < mapTokQ ? (lse2 + log2Tau) / scaleLog2 : -INFINITY;
+      // The skip test X_J < G chains f32 differences of scores of magnitude |thr| + |m|; a slack
+      // of 2^-10 of that magnitude (rounding is 2^-24 of it) keeps the proof exact.
+      if (MAP && r < mapTokQ) {
+        const float mm = m[mt][hh], th = thr[mt][hh];
+        gw = fminf(gw, th - mm - 0x1p-10f * (fabsf(th) + fabsf(mm)));
+      }
     }
   }
-  if (!MAP || q0 >= mapTokQ) return;
+  if (!MAP || !track) return;
 
-  // Map sweep: QK^T only, counting p < tau  <=>  s*scale*log2e < LSE2 + log2(tau).
-  const int nQm = (mapTokQ + mapBs - 1) / mapBs, nKm = (mapTokK + mapBs - 1) / mapBs;
+  const int nQm = (mapTokQ + mapBs - 1) / mapBs;
   const int rowsI = min(mapBs, mapTokQ - q0);
-  const int tilesPerMapBlock = mapBs / BC;
-  const int mTiles = (mapTokK + BC - 1) / BC;
+  const int tileShift = mapBs > BC ? 1 : 0;  // map blocks of 64 or 128 keys: 1 or 2 tiles
   float* mapRow = map + ((size_t)bh * nQm + qBlock) * nKm;
-  if (tid == 0) sCount = 0;
-  loadTile<T, D, BC, NT>(sK, kp, 0, Lk, tid);
+  gw = fminf(gw, __shfl_xor_sync(0xffffffffu, gw, 4));
+  gw = fminf(gw, __shfl_xor_sync(0xffffffffu, gw, 8));
+  gw = fminf(gw, __shfl_xor_sync(0xffffffffu, gw, 16));
+  if (lane == 0) atomicMin(&sG, orderedKey(gw));
+  __syncthreads();
+  // Blocks with X_J < G hold no entry at or above its row's threshold: map 1 without a recheck.
+  // The others are listed, and their X_J slot becomes their entry count.
+  const float G = orderedValue(sG);
+  int* sList = sX + nKm;
+  for (int J = tid; J < nKm; J += NT) {
+    if (orderedValue(sX[J]) < G) {
+      mapRow[J] = 1.f;
+    } else {
+      sX[J] = 0;
+      sList[atomicAdd(&sFlagged, 1)] = J;
+    }
+  }
+  __syncthreads();
+
+  // Recheck sweep over the listed blocks: QK^T only, counting p < tau  <=>  s*scale*log2e < LSE2 + log2(tau).
+  // One barrier per tile: it publishes tile u and retires every read of the stage tile u+1 refills.
+  const int nFlagged = sFlagged;
+  const int rTiles = nFlagged << tileShift;
+  auto recheckBase = [&](int u) { return sList[u >> tileShift] * mapBs + (u & tileShift) * BC; };
+  if (rTiles > 0) loadTile<T, D, BC, NT>(sK, kp, recheckBase(0), Lk, ksl, tid);
   cpCommit();
-  for (int t = 0; t < mTiles; t++) {
-    const int st = t & 1;
-    if (t + 1 < mTiles) loadTile<T, D, BC, NT>(sK + (st ^ 1) * BC * D, kp, (t + 1) * BC, Lk, tid);
-    cpCommit();
-    cpWait<1>();
+  for (int u = 0; u < rTiles; u++) {
+    const int st = u & 1;
+    cpWait<0>();
     __syncthreads();
+    if (u + 1 < rTiles) loadTile<T, D, BC, NT>(sK + (st ^ 1) * BC * D, kp, recheckBase(u + 1), Lk, ksl, tid);
+    cpCommit();
     float s[MT][SN][4];
     scores(s, sK + st * BC * D);
     // two instructions per score (compare, predicated add); the key bound only on the ragged tile
     int cnt = 0;
-    const int kb = t * BC;
+    const int kb = recheckBase(u);
     if (kb + BC > mapTokK) {
 #pragma unroll
       for (int mt = 0; mt < MT; mt++)
@@ -327,33 +434,36 @@ __device__ __forceinline__ void flashAttention(const T* __restrict__ q, const T*
 #pragma unroll
         for (int e = 0; e < 4; e++) cnt += s[mt][nt][e] < thr[mt][e >> 1] ? 1 : 0;
     cnt = __reduce_add_sync(0xffffffffu, cnt);
-    if (lane == 0 && cnt) atomicAdd(&sCount, cnt);
-    __syncthreads();
-    if (tid == 0 && ((t + 1) % tilesPerMapBlock == 0 || t + 1 == mTiles)) {
-      const int J = t / tilesPerMapBlock;
-      const int colsJ = min(mapBs, mapTokK - J * mapBs);
-      mapRow[J] = (float)sCount / (float)(rowsI * colsJ);
-      sCount = 0;
-    }
+    if (lane == 0 && cnt) atomicAdd(&sX[kb / mapBs], cnt);
   }
   cpWait<0>();
+  __syncthreads();
+  for (int e = tid; e < nFlagged; e += NT) {
+    const int J = sList[e];
+    const int colsJ = min(mapBs, mapTokK - J * mapBs);
+    mapRow[J] = (float)sX[J] / (float)(rowsI * colsJ);
+  }
 }
 
 }  // namespace
 
-// Launch: grid (ceil(Lq / BR), B * H), block NW * 32, dynamic smem (BR + 4 * BC) * D * sizeof(T),
-// BR = NW * 16 * MT rows per CTA.
-#define FLASH_KERNEL(NAME, T, D, NW, MT, BC, MAP)                                                                            \
-  extern "C" __global__ void __launch_bounds__(NW * 32)                                                              \
-      NAME(const T* q, const T* k, const T* v, T* out, float* lse, int H, int Lq, int Lk, float scaleLog2,           \
-           const int* rowPtr, const int* colIdx, int maskBs, int nQmask, float* map, float log2Tau, int mapBs,       \
-           int mapTokQ, int mapTokK) {                                                                               \
-    flashAttention<T, D, NW, MT, BC, MAP>(q, k, v, out, lse, H, Lq, Lk, scaleLog2, rowPtr, colIdx, maskBs, nQmask, map,       \
-                                 log2Tau, mapBs, mapTokQ, mapTokK);                                                  \
+// Launch: grid (ceil(Lq / BR), B * H), block NW * 32, dynamic smem (BR + 4 * BC) * D * sizeof(T)
+// (+ 8 bytes per map key block with a map), BR = NW * 16 * MT rows per CTA. Token strides
+// (qsl, ksl, vsl, osl) must fit in 32 bits: the host copies operands whose strides do not.
+#define FLASH_KERNEL(NAME, T, D, NW, MT, BC, MAP)                                                                   \
+  extern "C" __global__ void __launch_bounds__(NW * 32)                                                             \
+      NAME(const T* q, const T* k, const T* v, T* out, float* lse, int H, int Lq, int Lk, float scaleLog2,          \
+           const int* rowPtr, const int* colIdx, int maskBs, int nQmask, float* map, float log2Tau, int mapBs,      \
+           int mapTokQ, int mapTokK, long long qsb, long long qsh, long long qsl, long long ksb, long long ksh,     \
+           long long ksl, long long vsb, long long vsh, long long vsl, long long osb, long long osh,                \
+           long long osl) {                                                                                         \
+    flashAttention<T, D, NW, MT, BC, MAP>(q, k, v, out, lse, H, Lq, Lk, scaleLog2, rowPtr, colIdx, maskBs, nQmask,  \
+                                          map, log2Tau, mapBs, mapTokQ, mapTokK, qsb, qsh, (int)qsl, ksb, ksh,      \
+                                          (int)ksl, vsb, vsh, (int)vsl, osb, osh, (int)osl);                        \
   }
 
-// 128-row CTAs: 4 warps x 2 m-tiles; 64-row CTAs: 4 warps x 1 m-tile. The map sweep is a
-// separate instantiation so plain attention carries none of its registers.
+// 128-row CTAs: 4 warps x 2 m-tiles; 64-row CTAs: 4 warps x 1 m-tile. The map is a separate
+// instantiation so plain attention carries none of its registers.
 #define FLASH_FAMILY(T, TN, D)                                                       \
   FLASH_KERNEL(flash_##TN##_d##D##_r128, T, D, 4, 2, 64, false)                       \
   FLASH_KERNEL(flash_##TN##_d##D##_r64, T, D, 4, 1, 64, false)                        \

@@ -1,6 +1,7 @@
 // Compiles kernels/*.cu into dist/kernels/: PTX for compute_80 (any Ampere+ GPU, JIT by the
-// driver) and an sm_90a cubin (Hopper). Fails loudly without nvcc: shipping no kernels would
-// only surface later as "backend unavailable" on a machine that has a GPU.
+// driver) and an sm_90a cubin (Hopper). A *_sm90.cu file (wgmma, setmaxnreg: sm_90a only) gets
+// the cubin alone. Fails loudly without nvcc: shipping no kernels would only surface later as
+// "backend unavailable" on a machine that has a GPU.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +17,10 @@ try {
 const out = `${root}dist/kernels`;
 mkdirSync(out, { recursive: true });
 const sources = readdirSync(`${root}kernels`).filter((f) => f.endsWith('.cu'));
-const targets = [
-  { suffix: 'compute_80.ptx', args: ['-ptx', '-gencode=arch=compute_80,code=compute_80'] },
-  { suffix: 'sm_90a.cubin', args: ['-cubin', '-gencode=arch=compute_90a,code=sm_90a'] },
-];
-const jobs = sources.flatMap((src) => targets.map((t) => ({ src, ...t })));
+const PTX = { suffix: 'compute_80.ptx', args: ['-ptx', '-gencode=arch=compute_80,code=compute_80'] };
+const CUBIN = { suffix: 'sm_90a.cubin', args: ['-cubin', '-gencode=arch=compute_90a,code=sm_90a'] };
+const targetsOf = (src) => (src.endsWith('_sm90.cu') ? [CUBIN] : [PTX, CUBIN]);
+const jobs = sources.flatMap((src) => targetsOf(src).map((t) => ({ src, ...t })));
 
 function compile({ src, suffix, args }) {
   const name = src.replace(/\.cu$/, '');
@@ -42,4 +42,4 @@ try {
   console.error(`@mod-dit/cuda build: ${e.message}`);
   process.exit(1);
 }
-console.log(`@mod-dit/cuda: compiled ${sources.length} kernel files x ${targets.length} targets into dist/kernels`);
+console.log(`@mod-dit/cuda: compiled ${sources.length} kernel files (${jobs.length} images) into dist/kernels`);

@@ -48,6 +48,9 @@ const DESC_EPILOGUE = 7;
 const DESC_BIAS_POINTER = 8;
 const EPILOGUE_DEFAULT = 1;
 const EPILOGUE_BIAS = 4;
+// tanh-approximated GELU in the f32 epilogue, after the bias where there is one
+const EPILOGUE_GELU = 32;
+const EPILOGUE_GELU_BIAS = 36;
 const LAYOUT_BATCH_COUNT = 5;
 const LAYOUT_STRIDED_BATCH_OFFSET = 6;
 const PREF_MAX_WORKSPACE_BYTES = 1;
@@ -71,6 +74,13 @@ export interface LtCall {
   B: bigint;
   C: bigint;
   bias: bigint | null;
+  /** Apply GELU (tanh form) in the epilogue, after the bias. */
+  gelu?: boolean;
+}
+
+function epilogueOf(c: LtCall): number {
+  if (c.gelu) return c.bias !== null ? EPILOGUE_GELU_BIAS : EPILOGUE_GELU;
+  return c.bias !== null ? EPILOGUE_BIAS : EPILOGUE_DEFAULT;
 }
 
 function i32(v: number): Buffer {
@@ -84,7 +94,7 @@ function i64(v: number | bigint): Buffer {
   return b;
 }
 
-/** cuBLASLt (libcublasLt.so.13) through koffi: f32 accumulation, optional bias epilogue. */
+/** cuBLASLt (libcublasLt.so.13) through koffi: f32 accumulation, optional bias and GELU epilogues. */
 export class CublasLt {
   private readonly api: LtApi;
   private readonly handle: bigint;
@@ -108,7 +118,7 @@ export class CublasLt {
 
   private plan(c: LtCall): Plan {
     const s = c.shape;
-    const key = `${c.dtype}|${s.m}|${s.n}|${s.k}|${s.transA}|${c.batch.count}|${c.batch.strideA}|${c.batch.strideB}|${c.bias !== null}`;
+    const key = `${c.dtype}|${s.m}|${s.n}|${s.k}|${s.transA}|${c.batch.count}|${c.batch.strideA}|${c.batch.strideB}|${epilogueOf(c)}`;
     const cached = this.plans.get(key);
     if (cached) return cached;
     const api = this.api;
@@ -117,7 +127,7 @@ export class CublasLt {
     const desc = readHandle(out);
     checkCublas('cublasLtMatmulDescSetAttribute(TRANSA)', api.cublasLtMatmulDescSetAttribute(desc, DESC_TRANSA, i32(s.transA ? 1 : 0), 4));
     checkCublas('cublasLtMatmulDescSetAttribute(EPILOGUE)',
-      api.cublasLtMatmulDescSetAttribute(desc, DESC_EPILOGUE, i32(c.bias !== null ? EPILOGUE_BIAS : EPILOGUE_DEFAULT), 4));
+      api.cublasLtMatmulDescSetAttribute(desc, DESC_EPILOGUE, i32(epilogueOf(c)), 4));
     if (c.bias !== null) checkCublas('cublasLtMatmulDescSetAttribute(BIAS_POINTER)', api.cublasLtMatmulDescSetAttribute(desc, DESC_BIAS_POINTER, i64(c.bias), 8));
     const type = CUDA_TYPE[c.dtype];
     const layout = (m: { rows: number; cols: number; ld: number }, stride: number): bigint => {

@@ -3,19 +3,19 @@ import {
   DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions,
   type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost,
   checkEmpty, checkFloat, checkMinRank, checkTensor, checkUpload, contiguousStrides, fmtShape, numel, shapeEquals,
-  validateAttention, validateBinary, validateConcat, validateMatmul, validateNorm, validatePatchify, validateRope3d,
+  validateAttention, validateBinary, validateConcat, validateLayerNorm, validateMatmul, validateNorm, validatePatchify, validateRope3d,
   validateTernary, validateUnpatchify,
 } from '@mod-dit/tensor';
 import { type DeviceBlock, CachingAllocator } from './allocator.js';
 import { cudaAvailability } from './availability.js';
-import { selectAttentionKernel } from './attention-plan.js';
+import { attentionViewUsable, longestRowsFirst, selectAttentionKernel } from './attention-plan.js';
 import { CublasLt, GEMM_WORKSPACE_BYTES } from './cublaslt.js';
 import { checkCu } from './cuda-error.js';
 import { CudaContext, type DeviceInfo, type DriverApi, loadDriver, readHandle } from './driver.js';
 import { batchPlan, ltGemmShape } from './gemm-plan.js';
 import { KernelModules } from './kernel-modules.js';
 import { type KernelArg, NULL_PTR } from './launch-args.js';
-import { broadcastStrides, mergeLayout } from './strided-layout.js';
+import { type StridedLayout, OPERAND_MODE, broadcastStrides, fastModes, fitsInt32, mergeLayout, widenCopy } from './strided-layout.js';
 
 const THREADS = 256;
 const BINARY_OP = { add: 0, sub: 1, mul: 2 } as const;
@@ -23,9 +23,32 @@ const TERNARY_OP = { modulate: 0, gatedAdd: 1 } as const;
 const UNARY_OP = { gelu: 0, silu: 1 } as const;
 const SIMPLE_MAX_HEAD_DIM = 256;
 
-/** Grid for a grid-stride loop over n elements: enough CTAs to fill the GPU, no more. */
+/** Grid for a grid-stride loop over n work items: enough CTAs to fill the GPU, no more. */
 function gridFor(n: number, sms: number): number {
   return Math.max(1, Math.min(Math.ceil(n / THREADS), sms * 16));
+}
+
+/** Elements per vector step of the streaming kernels (16 bytes of a 2-byte dtype). */
+const VEC = 8;
+/** Warps sharing one row at most: the row kernels are compiled for 512-thread CTAs. */
+const MAX_ROW_WARPS = 16;
+
+/**
+ * How ops.cu's row kernels cover a row of C elements (chunks of 8): G warps per row, each lane
+ * holding up to `vpt` chunks in registers (2 or 8: the compiled variants), `threads` per CTA.
+ * Rows longer than 16 warps x 8 chunks x 8 are re-read from memory per pass.
+ */
+function rowPlan(C: number): { G: number; vpt: 2 | 8; threads: number } {
+  const chunks = Math.ceil(C / VEC);
+  if (chunks <= 32 * 2) return { G: 1, vpt: 2, threads: THREADS };
+  let G = 1;
+  while (G < MAX_ROW_WARPS && G * 32 * 8 < chunks) G *= 2;
+  return { G, vpt: 8, threads: Math.max(THREADS, G * 32) };
+}
+
+/** Whether every device address is 16-byte aligned (the vector kernels' requirement). */
+function aligned16(ptrs: readonly bigint[]): boolean {
+  return ptrs.every((p) => p % 16n === 0n);
 }
 
 /** Device copies of a BlockMask's CSR, uploaded once per mask and freed with it. */
@@ -48,6 +71,9 @@ export class CudaBackend implements Backend {
   private readonly gemm: CublasLt;
   private readonly workspace: DeviceBlock;
   private readonly csr = new WeakMap<BlockMask, DeviceCsr>();
+  private lastAttention: string | undefined;
+  /** rope3d's (cos, sin) tables by geometry, freed in destroy(). */
+  private readonly ropeTables = new Map<string, DeviceBlock>();
   private readonly csrFree = new FinalizationRegistry<DeviceCsr>((c) => {
     this.alloc.release(c.rowPtr);
     this.alloc.release(c.colIdx);
@@ -109,8 +135,7 @@ export class CudaBackend implements Backend {
     const src = this.contiguous(t);
     try {
       const out = allocHost(t.dtype, t.size);
-      if (out.byteLength > 0) checkCu('cuMemcpyDtoHAsync', this.ctx.api.cuMemcpyDtoHAsync_v2(out, this.ptr(src), out.byteLength, this.ctx.stream));
-      this.ctx.synchronize();
+      if (out.byteLength > 0) this.ctx.readToHost(out, this.ptr(src), out.byteLength);
       return out;
     } finally {
       src.dispose();
@@ -130,10 +155,16 @@ export class CudaBackend implements Backend {
   /** Copies the logical elements of `src` into the (possibly strided) view `dst` of equal shape. */
   private copyInto(dst: Tensor, src: Tensor, what: string): void {
     if (src.size === 0) return;
-    const lay = mergeLayout(src.shape, [dst.strides, src.strides], what);
-    const bytes = DTYPE_BYTES[src.dtype];
-    this.kernels.launch('ops', `copy_e${bytes}`, { grid: [gridFor(src.size, this.device.multiprocessors)], block: THREADS }, [
-      this.arg(dst), this.arg(src), { i64: src.size }, { i32: lay.shape.length }, { dims: lay.shape }, { dims: lay.strides[0] }, { dims: lay.strides[1] },
+    this.copyLayout(dst, src, mergeLayout(src.shape, [dst.strides, src.strides], what));
+  }
+
+  /** Copies over a merged (dst, src) layout in the widest unit (up to 16 bytes) both sides allow. */
+  private copyLayout(dst: Tensor, src: Tensor, lay: StridedLayout): void {
+    const { unit, layout } = widenCopy(lay, DTYPE_BYTES[src.dtype], [this.ptr(dst), this.ptr(src)]);
+    const n = numel(layout.shape);
+    this.kernels.launch('ops', `copy_e${unit}`, { grid: [gridFor(n, this.device.multiprocessors)], block: THREADS }, [
+      this.arg(dst), this.arg(src), { i64: n }, { i32: layout.shape.length }, { dims: layout.shape }, { dims: layout.strides[0] }, { dims: layout.strides[1] },
+      { i32: fitsInt32(layout) ? 0 : 1 },
     ]);
   }
 
@@ -159,7 +190,7 @@ export class CudaBackend implements Backend {
     const src = this.contiguous(t);
     const out = this.make(t.shape, dtype);
     if (t.size > 0)
-      this.kernels.launch('ops', `cast_${t.dtype}_${dtype}`, { grid: [gridFor(t.size, this.device.multiprocessors)], block: THREADS }, [
+      this.kernels.launch('ops', `cast_${t.dtype}_${dtype}`, { grid: [gridFor(Math.ceil(t.size / VEC), this.device.multiprocessors)], block: THREADS }, [
         this.arg(out), this.arg(src), { i64: t.size },
       ]);
     src.dispose();
@@ -209,18 +240,14 @@ export class CudaBackend implements Backend {
 
   /** Element copy over an explicit index space with explicit strides on both sides (same storage dtype). */
   private copyPermuted(dst: Tensor, shape: number[], dstStrides: number[], srcStrides: number[], src: Tensor, what: string): void {
-    const n = numel(shape);
-    if (n === 0) return;
-    const lay = mergeLayout(shape, [dstStrides, srcStrides], what);
-    this.kernels.launch('ops', `copy_e${DTYPE_BYTES[src.dtype]}`, { grid: [gridFor(n, this.device.multiprocessors)], block: THREADS }, [
-      this.arg(dst), this.arg(src), { i64: n }, { i32: lay.shape.length }, { dims: lay.shape }, { dims: lay.strides[0] }, { dims: lay.strides[1] },
-    ]);
+    if (numel(shape) === 0) return;
+    this.copyLayout(dst, src, mergeLayout(shape, [dstStrides, srcStrides], what));
   }
 
   // ---- GEMM -----------------------------------------------------------------------------
 
   matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
-    const { m: M, k: K, n: N, transposeB: tb } = validateMatmul(this, a, b, opts);
+    const { m: M, k: K, n: N, transposeB: tb, activation } = validateMatmul(this, a, b, opts);
     const plan = batchPlan(a.shape.slice(0, -2), b.shape.slice(0, -2), M, N, K);
     const out = this.make([...plan.batchShape, M, N], a.dtype);
     if (out.size === 0) return out;
@@ -228,14 +255,19 @@ export class CudaBackend implements Backend {
     const bias = opts.bias === undefined ? undefined : opts.bias.dtype === a.dtype ? this.contiguous(opts.bias) : this.cast(opts.bias, a.dtype);
     if (K === 0) {
       checkCu('cuMemsetD8Async', this.ctx.api.cuMemsetD8Async(this.ptr(out), 0, out.size * DTYPE_BYTES[a.dtype], this.ctx.stream));
+      let res = out;
       if (bias) {
-        const withBias = this.add(out, bias);
+        res = this.add(out, bias);
         bias.dispose();
         out.dispose();
-        return withBias;
       }
-      return out;
+      if (activation === 'gelu') this.unaryInto('gelu', res, res);
+      return res;
     }
+    // f16/bf16 take cuBLASLt's GELU epilogue (tanh GELU in f32 before the one rounding); f32
+    // keeps the plain bias epilogue and runs our GELU in place: rounding the pre-activation to
+    // f32 first costs ~6e-8 relative, and our kernel matches the contract's formula exactly
+    const fusedGelu = activation === 'gelu' && a.dtype !== 'f32';
     const ac = this.contiguous(a);
     const bc = this.contiguous(b);
     const el = BigInt(DTYPE_BYTES[a.dtype]);
@@ -252,31 +284,49 @@ export class CudaBackend implements Backend {
         B: this.ptr(bc) + BigInt(g.offsetB) * el,
         C: this.ptr(out) + BigInt(g.offsetC) * el,
         bias: bias ? this.ptr(bias) : null,
+        gelu: fusedGelu,
       });
     ac.dispose();
     bc.dispose();
     bias?.dispose();
+    if (activation === 'gelu' && !fusedGelu) this.unaryInto('gelu', out, out);
     return out;
   }
 
   // ---- pointwise ------------------------------------------------------------------------
 
-  /** `t` in a dtype the mixed kernels accept next to `like`: its own dtype if equal, else f32 (exact widening). */
-  private operand(t: Tensor, like: DType): Tensor {
-    return t.dtype === like || t.dtype === 'f32' ? new Tensor(this, t.storage, t.dtype, t.shape, t.strides, t.offset) : this.cast(t, 'f32');
+  /**
+   * Launches binary_* / ternary_* (kind) for out = op(operands...) over out's contiguous index
+   * space; operands broadcast to out's shape and keep their own dtypes (the kernels are
+   * compiled per dtype combination). Wan's layouts (contiguous, per-row [.., C], scalar) take
+   * the division-free fast path, 16-byte vectorised where sizes and addresses allow.
+   */
+  private pointwise(kind: 'binary' | 'ternary', what: string, op: number, out: Tensor, operands: readonly Tensor[]): void {
+    const shape = out.shape;
+    const lay = mergeLayout(shape, [contiguousStrides(shape), ...operands.map((t) => broadcastStrides(t.shape, t.strides, shape))], what);
+    const dtypes = operands.map((t) => t.dtype).join('_');
+    const ptrs = [out, ...operands].map((t) => this.ptr(t));
+    const n = out.size;
+    const fast = n < 2 ** 31 ? fastModes(lay) : null;
+    const sms = this.device.multiprocessors;
+    if (fast) {
+      const rows = operands.some((_, k) => ((fast.modes >> (2 * k)) & 3) === OPERAND_MODE.row);
+      const vec = n % VEC === 0 && (!rows || fast.C % VEC === 0) && aligned16(ptrs);
+      this.kernels.launch('ops', `${kind}_${dtypes}`, { grid: [gridFor(vec ? n / VEC : n, sms)], block: THREADS }, [
+        ...ptrs.map((ptr) => ({ ptr })), { u32: n }, { i32: op }, { i32: fast.modes }, { u32: fast.C }, { i32: vec ? 1 : 0 },
+      ]);
+      return;
+    }
+    this.kernels.launch('ops', `${kind}_strided_${dtypes}`, { grid: [gridFor(n, sms)], block: THREADS }, [
+      ...ptrs.map((ptr) => ({ ptr })), { i64: n }, { i32: op }, { i32: lay.shape.length }, { dims: lay.shape },
+      ...lay.strides.slice(1).map((dims) => ({ dims })), { i32: fitsInt32(lay) ? 0 : 1 },
+    ]);
   }
 
   private binary(op: keyof typeof BINARY_OP, a: Tensor, b: Tensor): Tensor {
     const shape = validateBinary(this, op, a, b);
     const out = this.make(shape, a.dtype);
-    if (out.size === 0) return out;
-    const bo = this.operand(b, a.dtype);
-    const lay = mergeLayout(shape, [contiguousStrides(shape), broadcastStrides(a.shape, a.strides, shape), broadcastStrides(bo.shape, bo.strides, shape)], op);
-    this.kernels.launch('ops', `binary_${a.dtype}_${bo.dtype}`, { grid: [gridFor(out.size, this.device.multiprocessors)], block: THREADS }, [
-      this.arg(out), this.arg(a), this.arg(bo), { i64: out.size }, { i32: BINARY_OP[op] }, { i32: lay.shape.length },
-      { dims: lay.shape }, { dims: lay.strides[1] }, { dims: lay.strides[2] },
-    ]);
-    bo.dispose();
+    if (out.size > 0) this.pointwise('binary', op, BINARY_OP[op], out, [a, b]);
     return out;
   }
 
@@ -293,19 +343,7 @@ export class CudaBackend implements Backend {
   private ternary(op: keyof typeof TERNARY_OP, names: readonly [string, string, string], x: Tensor, y: Tensor, z: Tensor): Tensor {
     validateTernary(this, op, names, x, y, z);
     const out = this.make(x.shape, x.dtype);
-    if (out.size === 0) return out;
-    // both side operands share one kernel dtype: x's if both already have it, else f32
-    const side: DType = y.dtype === x.dtype && z.dtype === x.dtype ? x.dtype : 'f32';
-    const yo = this.operand(y, side);
-    const zo = this.operand(z, side);
-    const shape = x.shape;
-    const lay = mergeLayout(shape, [contiguousStrides(shape), x.strides, broadcastStrides(yo.shape, yo.strides, shape), broadcastStrides(zo.shape, zo.strides, shape)], op);
-    this.kernels.launch('ops', `ternary_${x.dtype}_${side}`, { grid: [gridFor(out.size, this.device.multiprocessors)], block: THREADS }, [
-      this.arg(out), this.arg(x), this.arg(yo), this.arg(zo), { i64: out.size }, { i32: TERNARY_OP[op] }, { i32: lay.shape.length },
-      { dims: lay.shape }, { dims: lay.strides[1] }, { dims: lay.strides[2] }, { dims: lay.strides[3] },
-    ]);
-    yo.dispose();
-    zo.dispose();
+    if (out.size > 0) this.pointwise('ternary', op, TERNARY_OP[op], out, [x, y, z]);
     return out;
   }
 
@@ -320,12 +358,17 @@ export class CudaBackend implements Backend {
     checkFloat(this, op, 'x', x);
     const src = this.contiguous(x);
     const out = this.make(x.shape, x.dtype);
-    if (x.size > 0)
-      this.kernels.launch('ops', `unary_${x.dtype}`, { grid: [gridFor(x.size, this.device.multiprocessors)], block: THREADS }, [
-        this.arg(out), this.arg(src), { i64: x.size }, { i32: UNARY_OP[op] },
-      ]);
+    this.unaryInto(op, out, src);
     src.dispose();
     return out;
+  }
+
+  /** out = op(src) over contiguous tensors of equal shape; out may be src (each element is read before it is written). */
+  private unaryInto(op: keyof typeof UNARY_OP, out: Tensor, src: Tensor): void {
+    if (src.size > 0)
+      this.kernels.launch('ops', `unary_${src.dtype}`, { grid: [gridFor(Math.ceil(src.size / VEC), this.device.multiprocessors)], block: THREADS }, [
+        this.arg(out), this.arg(src), { i64: src.size }, { i32: UNARY_OP[op] },
+      ]);
   }
 
   gelu(x: Tensor): Tensor {
@@ -344,32 +387,59 @@ export class CudaBackend implements Backend {
     return t.dtype === 'f32' ? this.contiguous(t) : this.cast(t, 'f32');
   }
 
-  /** Launches a one-CTA-per-row kernel over the last dim of x. */
-  private rows(kernel: string, x: Tensor, extra: (out: Tensor) => KernelArg[]): Tensor {
+  /**
+   * Launches a row kernel of ops.cu over the last dim of x (made contiguous), the variant and
+   * geometry from {@link rowPlan}. Arguments: (out, x, ...pre, rows, C, ...post, G, vec); `vec`
+   * (16-byte chunks) needs C % 8 == 0, aligned rows and `vecOk` from the caller's operands.
+   */
+  private rows(name: string, x: Tensor, dtype: DType, pre: KernelArg[], post: KernelArg[], vecOk: boolean): Tensor {
     const src = this.contiguous(x);
-    const out = this.make(x.shape, x.dtype);
+    const out = this.make(x.shape, dtype);
     const C = x.shape[x.rank - 1];
     const rows = C === 0 ? 0 : x.size / C;
-    if (rows > 0) this.kernels.launch('ops', kernel, { grid: [rows], block: THREADS }, [this.arg(out), this.arg(src), ...extra(out)]);
+    if (rows > 0) {
+      const { G, vpt, threads } = rowPlan(C);
+      const vec = vecOk && C % VEC === 0 && aligned16([this.ptr(src), this.ptr(out)]);
+      this.kernels.launch('ops', `${name}_r${vpt}`, { grid: [Math.ceil(rows / (threads / 32 / G))], block: threads }, [
+        this.arg(out), this.arg(src), ...pre, { i64: rows }, { i32: C }, ...post, { i32: G }, { i32: vec ? 1 : 0 },
+      ]);
+    }
     src.dispose();
     return out;
   }
 
+  /** A broadcast operand as f32 (the row kernels' parameter type): a view of t if already f32, else a cast copy. */
+  private f32View(t: Tensor): Tensor {
+    return t.dtype === 'f32' ? new Tensor(this, t.storage, t.dtype, t.shape, t.strides, t.offset) : this.cast(t, 'f32');
+  }
+
   layerNorm(x: Tensor, opts: LayerNormOptions): Tensor {
-    const C = validateNorm(this, 'layerNorm', x, opts?.eps, { weight: opts?.weight, bias: opts?.bias });
-    const eps = opts.eps;
+    const { c: C, dtype, modulation } = validateLayerNorm(this, x, opts);
     const w = opts.weight === undefined ? undefined : this.param('layerNorm', 'weight', opts.weight, C);
     const b = opts.bias === undefined ? undefined : this.param('layerNorm', 'bias', opts.bias, C);
-    const out = this.rows(`layernorm_${x.dtype}`, x, () => [w ? this.arg(w) : NULL_PTR, b ? this.arg(b) : NULL_PTR, { i32: C }, { f32: eps }]);
-    w?.dispose();
-    b?.dispose();
+    const scale = modulation && this.f32View(modulation.scale);
+    const shift = modulation && this.f32View(modulation.shift);
+    // scale/shift rows: a per-row offset over x's leading dims, then a column stride
+    const full = [scale, shift].map((t) => (t ? broadcastStrides(t.shape, t.strides, x.shape) : x.shape.map(() => 0)));
+    const lead = mergeLayout(x.shape.slice(0, -1), full.map((s) => s.slice(0, -1)), 'layerNorm');
+    const cols = full.map((s) => s[s.length - 1]);
+    const params = [w, b, scale, shift].flatMap((t) => (t ? [this.ptr(t)] : []));
+    const vecOk = aligned16(params) && (!scale || (cols.every((s) => s === 1) && lead.strides.every((s) => s.every((v) => v % 4 === 0))));
+    const ptr = (t: Tensor | undefined): KernelArg => (t ? this.arg(t) : NULL_PTR);
+    const out = this.rows(
+      `layernorm_${x.dtype}_${dtype}`, x, dtype,
+      [ptr(w), ptr(b), ptr(scale), ptr(shift), { i32: lead.shape.length }, { dims: lead.shape }, { dims: lead.strides[0] }, { dims: lead.strides[1] },
+        { i64: cols[0] }, { i64: cols[1] }],
+      [{ f32: opts.eps }], vecOk,
+    );
+    for (const t of [w, b, scale, shift]) t?.dispose();
     return out;
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     const C = validateNorm(this, 'rmsNorm', x, eps, { weight });
     const w = this.param('rmsNorm', 'weight', weight, C);
-    const out = this.rows(`rmsnorm_${x.dtype}`, x, () => [this.arg(w), { i32: C }, { f32: eps }]);
+    const out = this.rows(`rmsnorm_${x.dtype}`, x, x.dtype, [this.arg(w)], [{ f32: eps }], aligned16([this.ptr(w)]));
     w.dispose();
     return out;
   }
@@ -377,27 +447,54 @@ export class CudaBackend implements Backend {
   softmax(x: Tensor): Tensor {
     checkFloat(this, 'softmax', 'x', x);
     checkMinRank('softmax', 'x', x, 1);
-    return this.rows(`softmax_${x.dtype}`, x, () => [{ i32: x.shape[x.rank - 1] }]);
+    return this.rows(`softmax_${x.dtype}`, x, x.dtype, [], [], true);
   }
 
   rope3d(x: Tensor, opts: Rope3dOptions): Tensor {
     validateRope3d(this, x, opts);
-    const [B, L, H, D] = x.shape;
-    const { grid, split, theta } = opts;
+    const [, L, H, D] = x.shape;
+    const { grid, split } = opts;
     const src = this.contiguous(x);
     const out = this.make(x.shape, x.dtype);
-    const pairs = (B * L * H * D) / 2;
-    if (pairs > 0)
-      this.kernels.launch('ops', `rope3d_${x.dtype}`, { grid: [gridFor(pairs, this.device.multiprocessors)], block: THREADS }, [
-        this.arg(out), this.arg(src), { i64: pairs }, { i32: L }, { i32: H }, { i32: D },
-        { i32: grid[0] }, { i32: grid[1] }, { i32: grid[2] }, { i32: split[0] }, { i32: split[1] }, { i32: split[2] }, { f64: theta },
+    const n = x.size;
+    if (n > 0) {
+      const vec = D % VEC === 0 && aligned16([this.ptr(src), this.ptr(out)]);
+      this.kernels.launch('ops', `rope3d_${x.dtype}`, { grid: [gridFor(vec ? n / VEC : n / 2, this.device.multiprocessors)], block: THREADS }, [
+        this.arg(out), this.arg(src), { ptr: this.ropeTable(opts).ptr }, { i64: n }, { i32: L }, { i32: H }, { i32: D },
+        { i32: grid[0] }, { i32: grid[1] }, { i32: grid[2] }, { i32: split[0] / 2 }, { i32: split[1] / 2 }, { i32: vec ? 1 : 0 }, { i32: n < 2 ** 31 ? 0 : 1 },
       ]);
+    }
     src.dispose();
     return out;
   }
 
+  /**
+   * The (cos, sin) table of a RoPE geometry (see ops.cu): computed once on the device in double
+   * and kept until {@link destroy}, so each rope3d call is a pure streaming pass.
+   */
+  private ropeTable(opts: Rope3dOptions): DeviceBlock {
+    const { grid: [gt, gh, gw], split: [s0, s1, s2], theta } = opts;
+    const key = `${gt},${gh},${gw}|${s0},${s1},${s2}|${theta}`;
+    let table = this.ropeTables.get(key);
+    if (!table) {
+      const entries = (gt * s0 + gh * s1 + gw * s2) / 2;
+      table = this.alloc.allocate(Math.max(8, entries * 8));
+      this.kernels.launch('ops', 'rope_table', { grid: [gridFor(entries, this.device.multiprocessors)], block: THREADS }, [
+        { ptr: table.ptr }, { i32: gt }, { i32: gh }, { i32: gw }, { i32: s0 }, { i32: s1 }, { i32: s2 }, { f64: theta },
+      ]);
+      this.ropeTables.set(key, table);
+    }
+    return table;
+  }
+
   // ---- attention ------------------------------------------------------------------------
 
+  /** `module:name` of the kernel that ran the last attention() call (benchmarks record it); undefined before any. */
+  get lastAttentionKernel(): string | undefined {
+    return this.lastAttention;
+  }
+
+  /** The mask's CSR on the device; rowPtr is followed by the longest-rows-first CTA order (see attention.cu). */
   private deviceCsr(mask: BlockMask): DeviceCsr {
     let c = this.csr.get(mask);
     if (!c) {
@@ -406,41 +503,60 @@ export class CudaBackend implements Backend {
         if (a.byteLength > 0) checkCu('cuMemcpyHtoDAsync(csr)', this.ctx.api.cuMemcpyHtoDAsync_v2(block.ptr, a, a.byteLength, this.ctx.stream));
         return block;
       };
-      c = { rowPtr: up(mask.rowPtr), colIdx: up(mask.colIdx) };
+      const order = longestRowsFirst(mask.rowPtr, mask.nQ);
+      const rowPtrAndOrder = new Int32Array(mask.rowPtr.length + order.length);
+      rowPtrAndOrder.set(mask.rowPtr);
+      rowPtrAndOrder.set(order, mask.rowPtr.length);
+      c = { rowPtr: up(rowPtrAndOrder), colIdx: up(mask.colIdx) };
       this.csr.set(mask, c);
       this.csrFree.register(mask, c);
     }
     return c;
   }
 
+  /**
+   * q/k/v are read in place when the kernel can address them (head_dim contiguous; 16-byte
+   * rows for the tensor-core kernels), else from a contiguous copy. `out` is written into
+   * [B, Lq, H, D] storage and returned as its [B, H, Lq, D] view, so merging heads is free.
+   */
   attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): AttentionResult {
     const { B, H, Lq, Lk, D, scale, mask, map } = validateAttention(this, q, k, v, opts);
-    const out = this.make(q.shape, q.dtype);
+    const outStorage = this.make([B, Lq, H, D], q.dtype);
+    const out = outStorage.permute([0, 2, 1, 3]);
+    outStorage.dispose();
     const lse = this.make([B, H, Lq], 'f32');
     const mapOut = map ? this.make([B, H, map.nQ, map.nK], 'f32') : undefined;
     const result: AttentionResult = mapOut ? { out, lse, map: mapOut } : { out, lse };
     if (B * H * Lq === 0) return result;
     if (Lk === 0) throw new ShapeError(`attention: k has no keys (Lk = 0), ${fmtShape(k.shape)}`);
-    const kernel = selectAttentionKernel({ dtype: q.dtype, headDim: D, scale, maskBlock: mask?.blockSize, mapBlock: map?.bs });
+    const kernel = selectAttentionKernel(
+      { dtype: q.dtype, headDim: D, scale, maskBlock: mask?.blockSize, mapBlock: map?.bs, mapKeyBlocks: map?.nK },
+      this.kernels.has('attention_sm90'),
+    );
     if (kernel.kind === 'simple' && D > SIMPLE_MAX_HEAD_DIM)
       throw new UnsupportedFeatureError(`attention: head_dim ${D} with dtype ${q.dtype} needs the simple kernel, which handles head_dim <= ${SIMPLE_MAX_HEAD_DIM}`);
-    const [qc, kc, vc] = [this.contiguous(q), this.contiguous(k), this.contiguous(v)];
+    const rows16 = kernel.kind === 'flash';
+    this.lastAttention = kernel.kind === 'flash' ? `${kernel.module}:${kernel.name}` : `attention_simple:${kernel.name}`;
+    const operand = (t: Tensor): Tensor => (attentionViewUsable(t.shape, t.strides, this.ptr(t), DTYPE_BYTES[t.dtype], rows16) ? t : this.contiguous(t));
+    const [qc, kc, vc] = [operand(q), operand(k), operand(v)];
+    // element strides of batch, head and token of q, k, v, out: the kernels' last 12 arguments
+    const strides: KernelArg[] = [qc, kc, vc, out].flatMap((t) => t.strides.slice(0, 3).map((s) => ({ i64: s })));
     const csr = mask ? this.deviceCsr(mask) : undefined;
     const maskArgs: KernelArg[] = csr
       ? [{ ptr: csr.rowPtr.ptr }, { ptr: csr.colIdx.ptr }, { i32: mask!.blockSize }, { i32: mask!.nQ }]
       : [NULL_PTR, NULL_PTR, { i32: 128 }, { i32: 0 }];
     const mapGeom: KernelArg[] = [{ i32: map?.bs ?? 128 }, { i32: map?.tq ?? 0 }, { i32: map?.tk ?? 0 }];
     if (kernel.kind === 'flash') {
-      this.kernels.launch('attention', kernel.name, { grid: [Math.ceil(Lq / kernel.rowsPerCta), B * H], block: kernel.threads, sharedBytes: kernel.sharedBytes }, [
+      this.kernels.launch(kernel.module, kernel.name, { grid: [Math.ceil(Lq / kernel.rowsPerCta), B * H], block: kernel.threads, sharedBytes: kernel.sharedBytes }, [
         this.arg(qc), this.arg(kc), this.arg(vc), this.arg(out), this.arg(lse), { i32: H }, { i32: Lq }, { i32: Lk },
-        { f32: scale * Math.LOG2E }, ...maskArgs, mapOut ? this.arg(mapOut) : NULL_PTR, { f32: map ? map.lnTau * Math.LOG2E : 0 }, ...mapGeom,
+        { f32: scale * Math.LOG2E }, ...maskArgs, mapOut ? this.arg(mapOut) : NULL_PTR, { f32: map ? map.lnTau * Math.LOG2E : 0 }, ...mapGeom, ...strides,
       ]);
     } else {
       const counts = map ? this.make([B, H, map.nQ, map.nK], 'i32') : undefined;
       if (counts) checkCu('cuMemsetD8Async', this.ctx.api.cuMemsetD8Async(this.ptr(counts), 0, counts.size * 4, this.ctx.stream));
       this.kernels.launch('attention_simple', kernel.name, { grid: [Math.ceil((B * H * Lq) / 128)], block: 128 }, [
         this.arg(qc), this.arg(kc), this.arg(vc), this.arg(out), this.arg(lse), { i32: B * H }, { i32: H }, { i32: Lq }, { i32: Lk }, { i32: D },
-        { f32: scale }, ...maskArgs, counts ? this.arg(counts) : NULL_PTR, { f32: map?.lnTau ?? 0 }, ...mapGeom,
+        { f32: scale }, ...maskArgs, counts ? this.arg(counts) : NULL_PTR, { f32: map?.lnTau ?? 0 }, ...mapGeom, ...strides,
       ]);
       if (counts && mapOut && map) {
         this.kernels.launch('attention_simple', 'map_counts_to_fraction', { grid: [Math.ceil(mapOut.size / THREADS)], block: THREADS }, [
@@ -449,9 +565,7 @@ export class CudaBackend implements Backend {
         counts.dispose();
       }
     }
-    qc.dispose();
-    kc.dispose();
-    vc.dispose();
+    for (const [c, t] of [[qc, q], [kc, k], [vc, v]]) if (c !== t) c.dispose();
     return result;
   }
 
@@ -470,6 +584,8 @@ export class CudaBackend implements Backend {
   destroy(): void {
     this.ctx.synchronize();
     this.gemm.destroy();
+    for (const t of this.ropeTables.values()) this.alloc.release(t);
+    this.ropeTables.clear();
     this.alloc.release(this.workspace);
     this.alloc.emptyCache();
     this.kernels.destroy();

@@ -14,6 +14,7 @@ export interface DriverApi {
   cuStreamCreate(stream: Buffer, flags: number): number;
   cuStreamSynchronize(stream: bigint): number;
   cuStreamDestroy_v2(stream: bigint): number;
+  cuStreamWaitEvent(stream: bigint, event: bigint, flags: number): number;
   cuEventCreate(event: Buffer, flags: number): number;
   cuEventRecord(event: bigint, stream: bigint): number;
   cuEventSynchronize(event: bigint): number;
@@ -47,6 +48,7 @@ const SIGNATURES = [
   'int cuStreamCreate(void *stream, unsigned int flags)',
   'int cuStreamSynchronize(void *stream)',
   'int cuStreamDestroy_v2(void *stream)',
+  'int cuStreamWaitEvent(void *stream, void *event, unsigned int flags)',
   'int cuEventCreate(void *event, unsigned int flags)',
   'int cuEventRecord(void *event, void *stream)',
   'int cuEventSynchronize(void *event)',
@@ -77,6 +79,9 @@ export const CU_DEVICE_ATTRIBUTE = {
   MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: 97,
 } as const;
 
+/** CU_EVENT_DISABLE_TIMING: a pure ordering marker, the cheapest kind of event. */
+const CU_EVENT_DISABLE_TIMING = 2;
+
 /** CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
 export const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED = 8;
 
@@ -93,10 +98,16 @@ export interface DeviceInfo {
   maxSharedPerBlock: number;
 }
 
-/** One GPU's primary context, made current on this thread, and one stream all work goes to. */
+/**
+ * One GPU's primary context, made current on this thread, and one stream all work goes to;
+ * plus a read-back stream, so that a read waits for the work enqueued before it and not for
+ * the work enqueued after (a host can fit one layer's sparsity map while the next runs).
+ */
 export class CudaContext {
   readonly info: DeviceInfo;
   readonly stream: bigint;
+  private readonly readStream: bigint;
+  private readonly readMark: bigint;
   private readonly ctx: bigint;
 
   constructor(readonly api: DriverApi, readonly ordinal = 0) {
@@ -128,6 +139,22 @@ export class CudaContext {
     // CU_STREAM_NON_BLOCKING: no implicit sync with the legacy default stream cuBLASLt might touch
     checkCu('cuStreamCreate', api.cuStreamCreate(stream, 1));
     this.stream = readHandle(stream);
+    checkCu('cuStreamCreate(read)', api.cuStreamCreate(stream, 1));
+    this.readStream = readHandle(stream);
+    const event = Buffer.alloc(8);
+    checkCu('cuEventCreate', api.cuEventCreate(event, CU_EVENT_DISABLE_TIMING));
+    this.readMark = readHandle(event);
+  }
+
+  /**
+   * Copies `bytes` from device address `src` into `dst` once the work enqueued so far on the
+   * main stream is done, and returns then (the copy runs on the read-back stream).
+   */
+  readToHost(dst: ArrayBufferView, src: bigint, bytes: number): void {
+    checkCu('cuEventRecord', this.api.cuEventRecord(this.readMark, this.stream));
+    checkCu('cuStreamWaitEvent', this.api.cuStreamWaitEvent(this.readStream, this.readMark, 0));
+    checkCu('cuMemcpyDtoHAsync', this.api.cuMemcpyDtoHAsync_v2(dst, src, bytes, this.readStream));
+    checkCu('cuStreamSynchronize(read)', this.api.cuStreamSynchronize(this.readStream));
   }
 
   synchronize(): void {
@@ -135,6 +162,8 @@ export class CudaContext {
   }
 
   destroy(): void {
+    checkCu('cuEventDestroy', this.api.cuEventDestroy_v2(this.readMark));
+    checkCu('cuStreamDestroy(read)', this.api.cuStreamDestroy_v2(this.readStream));
     checkCu('cuStreamDestroy', this.api.cuStreamDestroy_v2(this.stream));
     checkCu('cuDevicePrimaryCtxRelease', this.api.cuDevicePrimaryCtxRelease_v2(this.ordinal));
   }

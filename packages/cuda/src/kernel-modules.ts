@@ -5,9 +5,11 @@ import { checkCu } from './cuda-error.js';
 import { CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED, type CudaContext, readHandle } from './driver.js';
 import { type KernelArg, packArgs } from './launch-args.js';
 
-/** The .cu files under kernels/, each compiled to one module. */
+/** The .cu files under kernels/ every device loads, each compiled to one module. */
 export const KERNEL_SOURCES = ['ops', 'attention', 'attention_simple'] as const;
-export type KernelSource = (typeof KERNEL_SOURCES)[number];
+/** Modules that exist only as an sm_90a cubin (wgmma kernels), loaded on Hopper when built. */
+export const HOPPER_SOURCES = ['attention_sm90'] as const;
+export type KernelSource = (typeof KERNEL_SOURCES)[number] | (typeof HOPPER_SOURCES)[number];
 
 /** Which compiled image a device loads: the sm_90a cubin on Hopper, else PTX the driver JITs. */
 export interface ImageChoice {
@@ -46,7 +48,8 @@ export class KernelModules {
 
   constructor(private readonly ctx: CudaContext, dir = kernelDir()) {
     const choice = chooseImage(ctx.info.computeCapability);
-    for (const src of KERNEL_SOURCES) {
+    const optional = choice.kind === 'cubin' ? HOPPER_SOURCES.filter((src) => existsSync(`${dir}/${src}.${choice.suffix}`)) : [];
+    for (const src of [...KERNEL_SOURCES, ...optional]) {
       const file = `${dir}/${src}.${choice.suffix}`;
       if (!existsSync(file)) throw new UnsupportedFeatureError(`CUDA kernel image ${file} is missing: rebuild @mod-dit/cuda`);
       const bytes = readFileSync(file);
@@ -56,6 +59,11 @@ export class KernelModules {
       checkCu(`cuModuleLoadData(${src}.${choice.suffix})`, ctx.api.cuModuleLoadData(out, image));
       this.modules.set(src, readHandle(out));
     }
+  }
+
+  /** Whether `source` was loaded (the Hopper-only modules are absent elsewhere). */
+  has(source: KernelSource): boolean {
+    return this.modules.has(source);
   }
 
   private fn(source: KernelSource, name: string): bigint {
