@@ -72,7 +72,23 @@ export class Rng {
   /** `n` uniform samples in [lo, hi). */
   uniforms(n: number, lo = 0, hi = 1): Float32Array {
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * this.uniform();
+    // nextU32 with the state in locals: the same sequence, several times faster (seeded
+    // weights for a 14B model are 14e9 draws)
+    let { s0, s1, s2, s3 } = this;
+    const scale = (hi - lo) / 4294967296;
+    for (let i = 0; i < n; i++) {
+      const m = Math.imul(s1, 5);
+      const r = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = lo + r * scale;
+    }
+    [this.s0, this.s1, this.s2, this.s3] = [s0 >>> 0, s1 >>> 0, s2 >>> 0, s3 >>> 0];
     return out;
   }
 }
