@@ -71,6 +71,8 @@ export class CudaBackend implements Backend {
   private readonly gemm: CublasLt;
   private readonly workspace: DeviceBlock;
   private readonly csr = new WeakMap<BlockMask, DeviceCsr>();
+  /** Events after which a storage's data is complete (see markReady), by device block. */
+  private readonly readyEvents = new Map<DeviceBlock, bigint>();
   private lastAttention: string | undefined;
   /** rope3d's (cos, sin) tables by geometry, freed in destroy(). */
   private readonly ropeTables = new Map<string, DeviceBlock>();
@@ -106,7 +108,25 @@ export class CudaBackend implements Backend {
   private make(shape: Shape, dtype: DType): Tensor {
     const bytes = numel(shape) * DTYPE_BYTES[dtype];
     const block = this.alloc.allocate(bytes);
-    return new Tensor(this, new Storage(block, bytes, () => this.alloc.release(block)), dtype, shape);
+    return new Tensor(this, new Storage(block, bytes, () => this.releaseStorage(block)), dtype, shape);
+  }
+
+  private releaseStorage(block: DeviceBlock): void {
+    const ready = this.readyEvents.get(block);
+    if (ready !== undefined) {
+      this.ctx.destroyEvent(ready);
+      this.readyEvents.delete(block);
+    }
+    this.alloc.release(block);
+  }
+
+  /**
+   * Marks `t`'s data complete at this point of the stream: a later read() waits for this
+   * point only, not for the work enqueued after it. For outputs written once and read back
+   * while the stream runs on (sparsity maps).
+   */
+  private markReady(t: Tensor): void {
+    this.readyEvents.set(t.storage.handle as DeviceBlock, this.ctx.markNow());
   }
 
   /** Device address of element [0, ..., 0] of a view. */
@@ -135,7 +155,7 @@ export class CudaBackend implements Backend {
     const src = this.contiguous(t);
     try {
       const out = allocHost(t.dtype, t.size);
-      if (out.byteLength > 0) this.ctx.readToHost(out, this.ptr(src), out.byteLength);
+      if (out.byteLength > 0) this.ctx.readToHost(out, this.ptr(src), out.byteLength, this.readyEvents.get(src.storage.handle as DeviceBlock));
       return out;
     } finally {
       src.dispose();
@@ -566,6 +586,7 @@ export class CudaBackend implements Backend {
       }
     }
     for (const [c, t] of [[qc, q], [kc, k], [vc, v]]) if (c !== t) c.dispose();
+    if (mapOut) this.markReady(mapOut);
     return result;
   }
 
@@ -586,6 +607,8 @@ export class CudaBackend implements Backend {
     this.gemm.destroy();
     for (const t of this.ropeTables.values()) this.alloc.release(t);
     this.ropeTables.clear();
+    for (const e of this.readyEvents.values()) this.ctx.destroyEvent(e);
+    this.readyEvents.clear();
     this.alloc.release(this.workspace);
     this.alloc.emptyCache();
     this.kernels.destroy();

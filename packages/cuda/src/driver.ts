@@ -100,8 +100,8 @@ export interface DeviceInfo {
 
 /**
  * One GPU's primary context, made current on this thread, and one stream all work goes to;
- * plus a read-back stream, so that a read waits for the work enqueued before it and not for
- * the work enqueued after (a host can fit one layer's sparsity map while the next runs).
+ * plus a read-back stream, so that a read waits for the work that produced its data and not
+ * for the work enqueued after it (a host can fit one layer's sparsity map while the next runs).
  */
 export class CudaContext {
   readonly info: DeviceInfo;
@@ -147,14 +147,28 @@ export class CudaContext {
   }
 
   /**
-   * Copies `bytes` from device address `src` into `dst` once the work enqueued so far on the
-   * main stream is done, and returns then (the copy runs on the read-back stream).
+   * Copies `bytes` from device address `src` into `dst` and returns once they are there. The
+   * copy runs on the read-back stream after `ready` (an event recorded where the data was
+   * complete), or by default after all work enqueued so far on the main stream.
    */
-  readToHost(dst: ArrayBufferView, src: bigint, bytes: number): void {
-    checkCu('cuEventRecord', this.api.cuEventRecord(this.readMark, this.stream));
-    checkCu('cuStreamWaitEvent', this.api.cuStreamWaitEvent(this.readStream, this.readMark, 0));
+  readToHost(dst: ArrayBufferView, src: bigint, bytes: number, ready?: bigint): void {
+    if (ready === undefined) checkCu('cuEventRecord', this.api.cuEventRecord(this.readMark, this.stream));
+    checkCu('cuStreamWaitEvent', this.api.cuStreamWaitEvent(this.readStream, ready ?? this.readMark, 0));
     checkCu('cuMemcpyDtoHAsync', this.api.cuMemcpyDtoHAsync_v2(dst, src, bytes, this.readStream));
     checkCu('cuStreamSynchronize(read)', this.api.cuStreamSynchronize(this.readStream));
+  }
+
+  /** An event recorded now on the main stream: it fires when the work enqueued so far is done. */
+  markNow(): bigint {
+    const out = Buffer.alloc(8);
+    checkCu('cuEventCreate', this.api.cuEventCreate(out, CU_EVENT_DISABLE_TIMING));
+    const event = readHandle(out);
+    checkCu('cuEventRecord', this.api.cuEventRecord(event, this.stream));
+    return event;
+  }
+
+  destroyEvent(event: bigint): void {
+    checkCu('cuEventDestroy', this.api.cuEventDestroy_v2(event));
   }
 
   synchronize(): void {
