@@ -24,8 +24,15 @@
 // tile), as an atomic max on the ordered-int pattern, in map[b,h,I,J] itself (this CTA owns that
 // row of the map, so it is free scratch). After the sweep G = min over map rows of (thr_i - m_i).
 // X_J < G proves every s_ij of block J is below thr_i (fl(x - c) is monotone in x): map = 1.
-// Every other block goes on a list in shared memory and is recomputed (QK^T only, K tiles through
-// the same pipeline, two blocks in flight) and counted exactly like attention.cu's second sweep.
+// Every other block gets a bit in a mask in shared memory and is recomputed (QK^T only) and counted
+// exactly like attention.cu's second sweep. The recheck reuses the sweep's producer/consumer
+// pipeline with the V stages turned into K stages (2 * STAGES K tiles in flight). Its QK^T takes
+// Q from registers (A fragments loaded once with ldmatrix): with both operands in shared memory
+// the wgmma reads plus the K stream saturate shared-memory bandwidth. Each consumer warpgroup
+// keeps two score accumulators (the QK^T of the next block runs while this one is counted),
+// counts its rows in registers, reduces per warp (redux) and adds the warp's count to the block's
+// integer count in the map row with a fire-and-forget atomic; the counts become fractions once
+// per chunk of blocks.
 #include <stdint.h>
 
 #include "element_io.cuh"
@@ -151,6 +158,17 @@ WGMMA_SS(bf16)
 WGMMA_SS(f16)
 WGMMA_RS(bf16)
 WGMMA_RS(f16)
+// D[64x128] (+)= A[64x16] B[16x128]: A from registers, B from shared memory K-major.
+#define WGMMA_RSK(TY)                                                                                                 \
+  __device__ __forceinline__ void wgmmaRSK(float (&d)[64], const uint32_t (&a)[4], uint64_t b, int accumulate, TY*) { \
+    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %69, 0;\n"                                                   \
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." #TY "." #TY " " ACC_REGS                             \
+                 ", {%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"                                                    \
+                 : ACC_OPS                                                                                           \
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(accumulate));                             \
+  }
+WGMMA_RSK(bf16)
+WGMMA_RSK(f16)
 
 // two values as one 32-bit word of T pairs (RNE)
 template <typename T>
@@ -195,19 +213,36 @@ struct Sweep {
   }
 };
 
+constexpr int SLOTS = 2 * STAGES;
+constexpr int MASK_WORDS = 32;
+constexpr int CHUNK = MASK_WORDS * 32;  // map blocks per recheck mask; longer map rows go chunk by chunk
+
+// Walks the set bits of the recheck mask in order (producer and consumers see the same sequence).
+struct MaskIter {
+  const uint32_t* words;
+  int w = -1;
+  uint32_t bits = 0;
+  // next set bit, -1 once there is none (and on every later call)
+  __device__ __forceinline__ int next() {
+    while (bits == 0) {
+      if (w + 1 >= MASK_WORDS) return -1;
+      bits = words[++w];
+    }
+    const int j = w * 32 + __ffs(bits) - 1;
+    bits &= bits - 1;
+    return j;
+  }
+};
+
 // Shared memory: Q, STAGES K tiles, STAGES V tiles (1024-byte aligned), then the mbarriers and
-// the map's counters.
+// the map's recheck mask. Pipeline slot i < STAGES is K stage i, slot STAGES + i V stage i; the
+// recheck streams K tiles through all 2 * STAGES slots.
 struct Barriers {
   uint64_t fullQ;
-  uint64_t fullK[STAGES], fullV[STAGES], emptyK[STAGES], emptyV[STAGES];
-  int gKey;             // ordered key of G (map)
-  int count[STAGES];    // recheck: entries below threshold of the block in that K stage
-  int arrived[STAGES];  // recheck: consumer warps done with that K stage
-  int nRecheck;         // length of the recheck list
+  uint64_t full[SLOTS], empty[SLOTS];
+  int gKey;                       // ordered key of G (map)
+  uint32_t recheck[MASK_WORDS];   // bit j: block c0 + j of the current chunk is rechecked
 };
-// The recheck list (map blocks J to recount) lives in the V stages, free once the sweep is done;
-// longer maps are handled LIST_CAP blocks at a time.
-constexpr int LIST_CAP = STAGES * TILE / 4;
 static_assert(sizeof(Barriers) <= 256, "the host reserves 256 bytes for the barriers");
 constexpr int SMEM_BYTES = 1024 /* alignment slack */ + (1 + 2 * STAGES) * TILE + 256;
 static_assert(SMEM_BYTES <= 227 * 1024, "shared memory beyond the H100's per-block opt-in limit");
@@ -226,10 +261,12 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
   const uint32_t sQ = smemAddr(smem), sK = sQ + TILE, sV = sK + STAGES * TILE;
   Barriers& bars = *reinterpret_cast<Barriers*>(smem + (1 + 2 * STAGES) * TILE);
   const uint32_t fullQ = smemAddr(&bars.fullQ);
-  auto fullK = [&](int s) { return smemAddr(&bars.fullK[s]); };
-  auto fullV = [&](int s) { return smemAddr(&bars.fullV[s]); };
-  auto emptyK = [&](int s) { return smemAddr(&bars.emptyK[s]); };
-  auto emptyV = [&](int s) { return smemAddr(&bars.emptyV[s]); };
+  auto full = [&](int slot) { return smemAddr(&bars.full[slot]); };
+  auto empty = [&](int slot) { return smemAddr(&bars.empty[slot]); };
+  auto fullK = [&](int s) { return full(s); };
+  auto fullV = [&](int s) { return full(STAGES + s); };
+  auto emptyK = [&](int s) { return empty(s); };
+  auto emptyV = [&](int s) { return empty(STAGES + s); };
 
   const int tid = threadIdx.x, wg = tid >> 7;
   const int bh = blockIdx.y, b = bh / H, h = bh % H;
@@ -245,21 +282,23 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
     if (MAP && Lq == Lk) sw.first = qBlock;
   }
   const bool mapCta = MAP && map != nullptr && q0 < mapTokQ;
+  // Recheck tile r uses slot r % SLOTS; it is that slot's fills(r)-th fill overall (the sweep
+  // filled K / V stage s once per tile t < nTiles with t % STAGES == s). The consumers wait for
+  // "full" with its parity, the producer for the previous fill's "empty".
+  auto fills = [&](int r) {
+    const int slot = r % SLOTS;
+    return (sw.nTiles - slot % STAGES + STAGES - 1) / STAGES + r / SLOTS;
+  };
   const int nKm = (mapTokK + BC - 1) / BC;
   float* mapRow = mapCta ? map + ((size_t)bh * ((mapTokQ + BR - 1) / BR) + qBlock) * nKm : nullptr;
 
   if (tid == 0) {
     mbarInit(fullQ, 128);
-    for (int s = 0; s < STAGES; s++) {
-      mbarInit(fullK(s), 128);
-      mbarInit(fullV(s), 128);
-      mbarInit(emptyK(s), CONSUMER_WARPS);
-      mbarInit(emptyV(s), CONSUMER_WARPS);
-      bars.count[s] = 0;
-      bars.arrived[s] = 0;
+    for (int s = 0; s < SLOTS; s++) {
+      mbarInit(full(s), 128);
+      mbarInit(empty(s), CONSUMER_WARPS);
     }
     bars.gKey = orderedKey(INFINITY);
-    bars.nRecheck = 0;
   }
   __syncthreads();
 
@@ -283,19 +322,18 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
       cpArrive(fullV(s));
     }
     if (mapCta) {
-      // recheck: K tiles of the blocks the consumers list, continuing the K pipeline
-      const int* list = reinterpret_cast<const int*>(smem + (1 + STAGES) * TILE);
-      int t = sw.nTiles;
-      for (int c0 = 0; c0 < nKm; c0 += LIST_CAP) {
-        namedBarrier(2, THREADS);
-        const int n = bars.nRecheck;
-        for (int i = 0; i < n; i++, t++) {
-          const int s = t % STAGES;
-          if (t >= STAGES) mbarWait(emptyK(s), ((t / STAGES) & 1) ^ 1);
-          loadTile(sK + s * TILE, kp, ksl, list[i] * BC, Lk, pt);
-          cpArrive(fullK(s));
+      // recheck: the K tiles of the blocks the consumers marked, through all SLOTS slots
+      int r = 0;
+      for (int c0 = 0; c0 < nKm; c0 += CHUNK) {
+        namedBarrier(2, THREADS);  // the mask is complete
+        MaskIter it{bars.recheck};
+        for (int j = it.next(); j >= 0; j = it.next(), r++) {
+          const int slot = r % SLOTS;
+          mbarWait(empty(slot), (fills(r) & 1) ^ 1);
+          loadTile(sK + slot * TILE, kp, ksl, (c0 + j) * BC, Lk, pt);
+          cpArrive(full(slot));
         }
-        namedBarrier(2, THREADS);
+        namedBarrier(2, THREADS);  // the consumers are done with the mask
       }
     }
     asm volatile("cp.async.wait_all;\n" ::: "memory");
@@ -496,11 +534,26 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
   if (lane == 0) atomicMin(&bars.gKey, orderedKey(gmin));
   namedBarrier(1, 256);
   const float G = orderedFloat(bars.gKey);
+  // this warp's 16 Q rows as the A fragments of the recheck's QK^T (ldmatrix from the swizzled
+  // tile: lanes 8m..8m+7 address the rows of 8x8 matrix m = (row half m & 1, k half m >> 1))
+  uint32_t qa[32];
+  {
+    const int mi = lane >> 3, row = cw * 64 + warp * 16 + (mi & 1) * 8 + (lane & 7);
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+      const int chunk = (kk & 3) * 2 + (mi >> 1);
+      const uint32_t addr = sQ + (kk >> 2) * HALF + row * 128 + ((chunk ^ (row & 7)) << 4);
+      asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                   : "=r"(qa[4 * kk]), "=r"(qa[4 * kk + 1]), "=r"(qa[4 * kk + 2]), "=r"(qa[4 * kk + 3])
+                   : "r"(addr));
+    }
+  }
   const int rowsI = min(BR, mapTokQ - q0);
-  // counts the entries below their row threshold of block J from its scores, in K stage st (the
-  // scores stay untouched: ptxas serializes every wgmma of a kernel that writes accumulators
-  // while another wgmma is in flight)
-  auto count = [&](const float (&sc)[64], int J, int st) {
+  int* mapCount = reinterpret_cast<int*>(mapRow);  // a rechecked block's entry holds its count until the end
+  // adds this warp's count of entries below their row threshold in block J (scores untouched:
+  // ptxas serializes every wgmma of a kernel that writes accumulators while another wgmma is in
+  // flight)
+  auto count = [&](const float (&sc)[64], int J) {
     const int kb = J * BC;
     int cnt = 0;
     if (kb + BC > mapTokK) {
@@ -508,63 +561,85 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
       for (int i = 0; i < 64; i++)
         cnt += sc[i] < ((i & 2) ? thr1 : thr0) && kb + (i >> 2) * 8 + 2 * tq + (i & 1) < mapTokK ? 1 : 0;
     } else {
-      // two instructions per score (compare, predicated add)
 #pragma unroll
       for (int i = 0; i < 64; i++) cnt += sc[i] < ((i & 2) ? thr1 : thr0) ? 1 : 0;
     }
     cnt = __reduce_add_sync(0xffffffffu, cnt);
-    if (lane == 0) {
-      atomicAdd(&bars.count[st], cnt);
-      __threadfence_block();
-      if (atomicAdd(&bars.arrived[st], 1) == CONSUMER_WARPS - 1) {
-        // last warp on this block: every count is in
-        const int total = atomicExch(&bars.count[st], 0);
-        bars.arrived[st] = 0;
-        __stcg(mapRow + J, (float)total / (float)(rowsI * min(BC, mapTokK - kb)));
-      }
-    }
-    // released only now: the next block in this stage reuses its counters
-    release(emptyK(st));
+    if (lane == 0 && cnt != 0) atomicAdd(mapCount + J, cnt);
   };
-  int* list = reinterpret_cast<int*>(smem + (1 + STAGES) * TILE);
-  int t = nT;  // K pipeline position
-  for (int c0 = 0; c0 < nKm; c0 += LIST_CAP) {
-    for (int J = c0 + ct; J < min(nKm, c0 + LIST_CAP); J += 256) {
-      const float x = orderedFloat(__ldcg(reinterpret_cast<const int*>(mapRow) + J));
-      if (x < G) __stcg(mapRow + J, 1.f);
-      else list[atomicAdd(&bars.nRecheck, 1)] = J;
+  auto issue = [&](float (&acc)[64], int r) {
+    const int slot = r % SLOTS;
+    mbarWait(full(slot), fills(r) & 1);
+    proxyFence();
+    wgmmaFence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+      const uint32_t a[4] = {qa[4 * kk], qa[4 * kk + 1], qa[4 * kk + 2], qa[4 * kk + 3]};
+      wgmmaRSK(acc, a, kDesc0 + ((slot * TILE) >> 4) + (((kk >> 2) * HALF + (kk & 3) * 32) >> 4), kk, (T*)nullptr);
     }
-    namedBarrier(2, THREADS);  // the list is complete; the producer reads it too
-    const int n = bars.nRecheck;
-    // blocks go in pairs: the second one's QK^T runs while the first one is counted (o is free
-    // now and holds the second one's scores); each branch drains its own wgmma groups
-    auto issue = [&](float (&acc)[64], int u) {
-      const int st = u % STAGES;
-      mbarWait(fullK(st), (u / STAGES) & 1);
-      proxyFence();
-      scores(acc, st);
+    wgmmaCommit();
+  };
+  int r = 0;  // recheck tile position
+  for (int c0 = 0; c0 < nKm; c0 += CHUNK) {
+    // blocks the bound settles get 1 now; the others get a bit in the mask and a count of 0
+    for (int w = ct >> 5; w < MASK_WORDS; w += CONSUMER_WARPS) {
+      const int J = c0 + w * 32 + lane;
+      bool re = false;
+      if (J < nKm) {
+        const float x = orderedFloat(__ldcg(mapCount + J));
+        re = !(x < G);
+        if (re) __stcg(mapCount + J, 0);
+        else __stcg(mapRow + J, 1.f);
+      }
+      const uint32_t bits = __ballot_sync(0xffffffffu, re);
+      if (lane == 0) bars.recheck[w] = bits;
+    }
+    __threadfence_block();     // the zeroed counts before any warp's atomics
+    namedBarrier(2, THREADS);  // the mask is complete; the producer reads it too
+    // two blocks in flight per warpgroup: block j+1's QK^T runs while block j is counted (s and o
+    // alternate; o is free after the epilogue); a slot is released as soon as its QK^T is done.
+    // The two halves are written out with their own drains on purpose: a loop whose exit merges
+    // the in-flight states makes ptxas serialize every wgmma of the kernel (C7514).
+    MaskIter it{bars.recheck};
+    auto done = [&](const float (&acc)[64], int j) {
+      release(empty(r % SLOTS));
+      count(acc, c0 + j);
+      r++;
     };
-    for (int i = 0; i < n; i += 2) {
-      if (i + 1 < n) {
-        issue(s, t + i);
-        issue(o, t + i + 1);
+    int j0 = it.next();
+    if (j0 >= 0) {
+      issue(s, r);
+      for (;;) {  // s holds block j0's QK^T in flight
+        const int j1 = it.next();
+        if (j1 < 0) {
+          wgmmaWait<0>();
+          fenceRegs(s);
+          done(s, j0);
+          break;
+        }
+        issue(o, r + 1);
         wgmmaWait<1>();
         fenceRegs(s);
-        count(s, list[i], (t + i) % STAGES);
-        wgmmaWait<0>();
+        done(s, j0);
+        j0 = it.next();  // o holds block j1's QK^T in flight
+        if (j0 < 0) {
+          wgmmaWait<0>();
+          fenceRegs(o);
+          done(o, j1);
+          break;
+        }
+        issue(s, r + 1);
+        wgmmaWait<1>();
         fenceRegs(o);
-        count(o, list[i + 1], (t + i + 1) % STAGES);
-      } else {
-        issue(s, t + i);
-        wgmmaWait<0>();
-        fenceRegs(s);
-        count(s, list[i], (t + i) % STAGES);
+        done(o, j1);
       }
     }
-    t += n;
-    namedBarrier(2, THREADS);  // everyone is done with this list
-    if (ct == 0) bars.nRecheck = 0;
+    __threadfence_block();  // every warp's count atomics before the division
     namedBarrier(1, 256);
+    for (int J = c0 + ct; J < min(nKm, c0 + CHUNK); J += 256)
+      if ((bars.recheck[(J - c0) >> 5] >> ((J - c0) & 31)) & 1)
+        __stcg(mapRow + J, (float)__ldcg(mapCount + J) / (float)(rowsI * min(BC, mapTokK - J * BC)));
+    namedBarrier(2, THREADS);  // everyone (the producer too) is done with this mask
   }
 }
 

@@ -5,13 +5,16 @@ makes) into PyTorch's context and launches the kernels on torch tensors with the
 signature. Needs only PyTorch and a Hopper GPU (no Node):
 
   python3 tools/bench/hopper/check_sm90.py --cubin packages/cuda/dist/kernels/attention_sm90.sm_90a.cubin[:stages] \
-      [--cubin variant.cubin:3] [--check-cubin variant.cubin] [--bench] [--json out.json]
+      [--cubin variant.cubin:3] [--check-cubin variant.cubin] [--time-cubin diagnostic.cubin] [--bench] [--json out.json]
 
 1. Correctness, every kernel, fresh random inputs (never zeros), outputs poisoned with NaN before
    each launch, against float32 PyTorch math on the same bf16/f16 inputs: awkward shapes (Lq, Lk
    not multiples of 128, Lk < one tile, B*H > 1), permuted [B, L, H, D] views (strided), a CSR
    block-sparse mask with empty query blocks (rows -> 0, LSE -inf), and the sparsity map (with
    text tokens outside it) against a float32 map computed from the reference LSE.
+   With two or more cubins, every map (these cases and two long map rows of more than 1024 blocks,
+   random and sharp, too large for the float32 reference) must also be bit-identical across the
+   cubins: a rework of the map must count exactly what the kernel it replaces counts.
 2. With --bench, at B=1, H=12, L=32760, D=128 bf16 in the same process: SDPA flash, SDPA cuDNN,
    our dense kernel (each cubin given), dense + map, FlexAttention and ours at block densities
    0.25 and 0.1 (same random CSR masks), ms and TFLOP/s of actual work.
@@ -188,7 +191,7 @@ def rel_err(got, ref):
     return ((g - r).abs().max() / r.abs().max().clamp_min(1e-30)).item(), (g - r).abs().max().item()
 
 
-def check(kern, results):
+def check(kern, results, maps):
     gen = torch.Generator(device="cuda")
     gen.manual_seed(1234)
     cgen = torch.Generator()
@@ -260,6 +263,34 @@ def check(kern, results):
         ones = (rm == 1).float().mean().item()
         record(case, e <= 1e-2 and le <= 1e-3 and count_diff <= 4 and not mp.isnan().any().item(), rel_err=e, lse_max_abs=le,
                map_max_count_diff=count_diff, map_max_abs=(mp - rm).abs().max().item(), ref_blocks_all_below=ones)
+        maps.setdefault(case, []).append((kern.label, mp))
+
+    # long map rows (nK > 1024: the recheck goes in chunks), checked only across cubins
+    for case, L, tok, sharp in [("long map bf16 H1 L140000 tok135000 random", 140000, 135000, 0.0),
+                                ("long map bf16 H1 L140000 tok135000 sharp", 140000, 135000, 1.5)]:
+        q, k, v = rand_qkv(1, 1, L, L, torch.bfloat16, True, gen, sharp=sharp)
+        out, lse = make_out(q, True)
+        nq = (tok + BS - 1) // BS
+        mp = torch.full((1, 1, nq, nq), float("nan"), device="cuda")
+        kern.run(q, k, v, out, lse, 1 / math.sqrt(128), map_req={"out": mp, "tau": 1e-4, "tq": tok, "tk": tok})
+        torch.cuda.synchronize()
+        record(case, not mp.isnan().any().item() and bool(((mp >= 0) & (mp <= 1)).all().item()), map_mean=mp.mean().item(),
+               map_ones=(mp == 1).float().mean().item())
+        maps.setdefault(case, []).append((kern.label, mp))
+        del q, k, v, out, lse
+    return ok
+
+
+def same_maps(maps, results):
+    """Every cubin's map of a case bit-identical to the first cubin's."""
+    ok = True
+    for case, got in maps.items():
+        (ref_label, ref), rest = got[0], got[1:]
+        for label, mp in rest:
+            diff = int((mp != ref).sum().item())
+            ok &= diff == 0
+            results.append({"case": f"same map {case}", "pass": diff == 0, "cubin": label, "vs": ref_label, "blocks_differing": diff})
+            print(("PASS " if diff == 0 else "FAIL ") + f"same map as {ref_label}: {label} {case} blocks_differing={diff}", flush=True)
     return ok
 
 
@@ -267,7 +298,7 @@ def cuda_ms(fn):
     return torch_timing.cuda_ms(fn, 10)
 
 
-def bench(kerns, results, with_flex=True):
+def bench(kerns, results, maps, with_flex=True, baselines=True):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
@@ -282,7 +313,7 @@ def bench(kerns, results, with_flex=True):
                                             print(f"{case:40s} {ms:8.3f} ms {tf(ms, frac):7.1f} TFLOP/s {json.dumps(kw)}", flush=True))
     qc, kc, vc = (t.contiguous() for t in (q, k, v))
     ref = {}
-    for name, be in [("sdpa flash", SDPBackend.FLASH_ATTENTION), ("sdpa cudnn", SDPBackend.CUDNN_ATTENTION)]:
+    for name, be in [("sdpa flash", SDPBackend.FLASH_ATTENTION), ("sdpa cudnn", SDPBackend.CUDNN_ATTENTION)] if baselines else []:
         try:
             with sdpa_kernel(be):
                 f = lambda: torch.nn.functional.scaled_dot_product_attention(qc, kc, vc)
@@ -296,22 +327,29 @@ def bench(kerns, results, with_flex=True):
         kern.run(q, k, v, out, lse, scale)
         torch.cuda.synchronize()
         err = rel_err(out, base)[0] if base is not None else None
-        row(f"ours dense {kern.label}", cuda_ms(lambda: kern.run(q, k, v, out, lse, scale)), rel_err_vs_sdpa_flash=err)
+        dense_ms = cuda_ms(lambda: kern.run(q, k, v, out, lse, scale))
+        row(f"ours dense {kern.label}", dense_ms, rel_err_vs_sdpa_flash=err)
         nq = (L + BS - 1) // BS
         mp = torch.full((B, H, nq, nq), float("nan"), device="cuda")
         mreq = {"out": mp, "tau": 1e-4, "tq": L, "tk": L}
-        row(f"ours dense+map random {kern.label}", cuda_ms(lambda: kern.run(q, k, v, out, lse, scale, map_req=mreq)),
-            map_mean=mp.mean().item())
+        map_ms = cuda_ms(lambda: kern.run(q, k, v, out, lse, scale, map_req=mreq))
+        row(f"ours dense+map random {kern.label}", map_ms, map_mean=mp.mean().item(), map_over_dense=map_ms / dense_ms)
+        maps.setdefault("bench map random L32760", []).append((kern.label, mp))
     qs, ks, vs = rand_qkv(B, H, L, L, torch.bfloat16, True, gen, sharp=1.5)
     for kern in kerns:
         out, lse = make_out(qs, True)
-        row(f"ours dense sharp {kern.label}", cuda_ms(lambda: kern.run(qs, ks, vs, out, lse, scale)))
+        dense_ms = cuda_ms(lambda: kern.run(qs, ks, vs, out, lse, scale))
+        row(f"ours dense sharp {kern.label}", dense_ms)
         nq = (L + BS - 1) // BS
         mp = torch.full((B, H, nq, nq), float("nan"), device="cuda")
         mreq = {"out": mp, "tau": 1e-4, "tq": L, "tk": L}
-        row(f"ours dense+map sharp {kern.label}", cuda_ms(lambda: kern.run(qs, ks, vs, out, lse, scale, map_req=mreq)),
-            map_mean=mp.mean().item())
+        map_ms = cuda_ms(lambda: kern.run(qs, ks, vs, out, lse, scale, map_req=mreq))
+        row(f"ours dense+map sharp {kern.label}", map_ms, map_mean=mp.mean().item(), map_ones=(mp == 1).float().mean().item(),
+            map_over_dense=map_ms / dense_ms)
+        maps.setdefault("bench map sharp L32760", []).append((kern.label, mp))
 
+    if not baselines:
+        return
     flex = torch.compile(flex_attention, dynamic=False)
     nQ = (L + BS - 1) // BS
     cgen = torch.Generator()
@@ -346,6 +384,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cubin", action="append", required=True, help="path[:stages], default stages 2")
     ap.add_argument("--check-cubin", action="append", default=[], help="path[:stages]: correctness only (build variants)")
+    ap.add_argument("--time-cubin", action="append", default=[],
+                    help="path[:stages]: timing only, no checks (diagnostic builds whose results are not meant to be right)")
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--no-flex", action="store_true", help="bench without FlexAttention (no torch.compile)")
     ap.add_argument("--json")
@@ -353,12 +393,16 @@ def main():
     drv = Driver()
     def load(specs):
         return [Kernels(drv, path, int(st or 2)) for path, _, st in (c.partition(":") for c in specs)]
-    kerns, extra = load(a.cubin), load(a.check_cubin)
+    kerns, extra, timed = load(a.cubin), load(a.check_cubin), load(a.time_cubin)
+    for kern in timed:
+        kern.label += " (timing only)"
     print(torch.cuda.get_device_name(), torch.__version__, flush=True)
-    results = []
-    ok = all([check(kern, results) for kern in kerns + extra])
+    results, maps = [], {}
+    ok = all([check(kern, results, maps) for kern in kerns + extra])
     if a.bench:
-        bench(kerns, results, with_flex=not a.no_flex)
+        bench(kerns, results, maps, with_flex=not a.no_flex)
+        bench(timed, results, {}, with_flex=False, baselines=False)
+    ok &= same_maps(maps, results)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"device": torch.cuda.get_device_name(), "ok": ok, "results": results}, f, indent=1)
