@@ -1,33 +1,47 @@
-// WebGPU speed at video-DiT shapes in f16 (the dtype WebGPU's subgroup matrices take):
-// dense attention, dense + sparsity map, block-sparse attention at several densities (all
-// through the portable flash-attention kernel), and the Wan-1.3B linear GEMMs for each
-// subgroup-matrix tile configuration. Writes inputs, masks and outputs under --dir
-// so tools/bench/webgpu_attention_torch.py can time PyTorch on the same data and check ours.
+// WebGPU speed at video-DiT shapes in f16 (the dtype WebGPU's subgroup matrices take), timed on
+// the GPU (timestamp queries, median of --iters calls; webgpu-timing.mjs):
+// - attention through the backend's default path: dense and dense + sparsity map; the portable
+//   kernel dense and block-sparse at several densities (--portable-iters N > 0); every
+//   subgroup-matrix tiling that passed webgpu-sgmat-check.mjs (--check) dense, and sparse where
+//   its sparse check passed too;
+// - the Wan-1.3B linear GEMMs (+ a square 4096^3) for every subgroup-matrix GEMM tiling that
+//   passed the check, and the portable tiled kernel.
+// Masks: the predictor's video-like density-target masks that tools/bench/attention.mjs wrote
+// under --masks (mask_<d>_num.bin / mask_<d>_idx.bin, FlexAttention layout); without --masks,
+// a diagonal band plus random blocks per query block. Writes inputs, masks and our outputs
+// under --dir so tools/bench/webgpu_attention_torch.py can time PyTorch on the same data and
+// check ours in float32.
 //
-// Usage: node tools/bench/webgpu-attention.mjs [--shape wan|B,H,L,D] [--densities 0.5,0.25,0.1,0.05]
-//          [--iters 10] [--dir /tmp/webgpu-bench] [--no-gemm] [--portable]
-// --portable: the subgroup-matrix GEMM off (tiled GEMM kernel instead).
-// Timing: wall clock around `iters` enqueued calls closed by backend.sync(), after one warm-up call.
-// Masks: per head and query block, a band around the diagonal plus random key blocks, so that
-// every row holds round(density * nK) blocks (load balanced, like the predictor's density target).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Usage: node tools/bench/webgpu-attention.mjs [--shape wan|B,H,L,D] [--masks DIR] [--check FILE]
+//          [--densities 0.5,0.25,0.1,0.05] [--iters 10] [--config-iters 5] [--portable-iters 0]
+//          [--dir /tmp/webgpu-bench] [--no-gemm]
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockMask, Rng, f32ToF16 } from '@mod-dit/tensor';
-import { SG_FRAG_CONFIGS, createWebGPUBackend } from '../../packages/webgpu/dist/index.js';
-import { option, flag } from '../script-args.mjs';
+import { SG_ATTENTION_CONFIGS, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, createWebGPUBackend, sgAttentionName, sgMatmulName } from '../../packages/webgpu/dist/index.js';
+import { flag, option } from '../script-args.mjs';
 import { randomHalfBits, writeTensorBytes } from './bench-data.mjs';
-import { disposeResult, timeCalls } from './timed-calls.mjs';
+import { disposeResult } from './timed-calls.mjs';
+import { gpuStats } from './webgpu-timing.mjs';
 
 const shapeArg = option('shape', 'wan');
 const densities = option('densities', '0.5,0.25,0.1,0.05').split(',').map(Number);
 const iters = Number(option('iters', '10'));
+const configIters = Number(option('config-iters', '5'));
+const portableIters = Number(option('portable-iters', '0'));
 const dir = option('dir', '/tmp/webgpu-bench');
+const maskDir = option('masks', undefined);
+const checkFile = option('check', undefined);
 const [B, H, L, D] = shapeArg === 'wan' ? [1, 12, 32760, 128] : shapeArg.split(',').map(Number);
 const BS = 128;
 
-const backend = await createWebGPUBackend({ paths: { subgroupMatrix: !flag('portable') } });
+const backend = await createWebGPUBackend();
 const caps = backend.caps;
 mkdirSync(dir, { recursive: true });
-
+// only tilings that passed the device check are timed
+const checked = checkFile && existsSync(checkFile) ? JSON.parse(readFileSync(checkFile, 'utf8')) : { attention: {}, gemm: {} };
+const attnConfigs = backend.subgroupMatrixActive ? SG_ATTENTION_CONFIGS.filter((c) => checked.attention[sgAttentionName(c)] === true) : [];
+const sparseConfigs = attnConfigs.filter((c) => checked['attention-sparse']?.[sgAttentionName(c)] === true);
+const gemmConfigs = backend.subgroupMatrixActive ? SG_MATMUL_CONFIGS.filter((c) => checked.gemm[sgMatmulName(c)] === true) : [];
 
 /** Every query block keeps round(density * nK) key blocks: a diagonal band, then random ones. */
 function bandMask(density, seed) {
@@ -52,6 +66,17 @@ function bandMask(density, seed) {
   return BlockMask.fromDense({ heads: H, qLen: L, kLen: L, blockSize: BS }, grid);
 }
 
+/** The mask of target `density`: attention.mjs's predictor mask from --masks, else a band mask. */
+function maskFor(density) {
+  if (!maskDir) return { mask: bandMask(density, 11), source: 'band' };
+  const ints = (f) => {
+    const b = readFileSync(`${maskDir}/mask_${density}_${f}.bin`);
+    return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  };
+  const mask = BlockMask.fromFlex({ heads: H, qLen: L, kLen: L, blockSize: BS }, { kvNumBlocks: ints('num'), kvIndices: ints('idx') });
+  return { mask, source: 'predictor (attention.mjs)' };
+}
+
 const rng = new Rng(7);
 const n = B * H * L * D;
 const host = { q: randomHalfBits(rng, n, 1, f32ToF16), k: randomHalfBits(rng, n, 1, f32ToF16), v: randomHalfBits(rng, n, 1, f32ToF16) };
@@ -62,32 +87,60 @@ const v = backend.upload(host.v, [B, H, L, D], 'f16');
 
 const pairs = B * H * L * L;
 const tflops = (ms, p) => (4 * D * p) / (ms * 1e-3) / 1e12;
-const results = { device: caps.description, subgroupMatrix: backend.subgroupMatrixActive, B, H, L, D, iters, attention: [], gemm: [], masks: [] };
+const results = { device: caps.description, subgroupMatrix: backend.subgroupMatrixActive, timer: backend.canTimeGpu ? 'gpu-timestamp median' : 'wall per call median', B, H, L, D, iters, attention: [], gemm: [], masks: [] };
+const masks = densities.map((d) => ({ density: d, ...maskFor(d) }));
+const attn = (opts) => () => backend.attention(q, k, v, opts);
+/** Writes what is measured so far: a run cut short by a timeout still leaves a readable ours.json. */
+const save = () => writeFileSync(`${dir}/ours.json`, JSON.stringify(results, null, 1));
 
-const denseMs = await timeCalls(backend, () => backend.attention(q, k, v), iters);
-results.attention.push({ case: 'dense', ms: denseMs, tflops: tflops(denseMs, pairs) });
-const mapMs = await timeCalls(backend, () => backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } }), iters);
-results.attention.push({ case: 'dense+map', ms: mapMs, tflops: tflops(mapMs, pairs), vsDense: mapMs / denseMs });
+/** Times dense (+ map) and, with `sparse`, every mask with the backend's current paths; rows labelled `kernel`. */
+async function attentionRows(kernel, n, { withMap = false, sparse = true } = {}) {
+  const dense = await gpuStats(backend, attn(), n);
+  results.attention.push({ kernel, case: 'dense', ...dense, tflops: tflops(dense.ms, pairs) });
+  if (withMap) {
+    const m = await gpuStats(backend, attn({ map: { tau: 1e-4, blockSize: BS } }), Math.min(n, configIters));
+    results.attention.push({ kernel, case: 'dense+map', ...m, tflops: tflops(m.ms, pairs), vsDense: m.ms / dense.ms });
+  }
+  for (const { density, mask } of sparse ? masks : []) {
+    const s = await gpuStats(backend, attn({ mask }), n);
+    const actual = mask.density();
+    results.attention.push({ kernel, case: `sparse ${density}`, targetDensity: density, density: actual, ...s, tflops: tflops(s.ms, pairs * actual), vsDense: s.ms / dense.ms, bound: actual + 0.05 });
+  }
+}
+
+// the backend's default path (dense + map), with the outputs PyTorch checks (sparse: the
+// default path too, i.e. the portable kernel unless paths.sgAttentionSparse)
+const defaultKernel = backend.subgroupMatrixActive ? 'default (subgroup matrices)' : 'default (portable)';
+await attentionRows(defaultKernel, iters, { withMap: true, sparse: false });
 const dense = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } });
 await writeTensorBytes(`${dir}/ours_dense.bin`, dense.out);
 await writeTensorBytes(`${dir}/ours_dense_lse.bin`, dense.lse);
 await writeTensorBytes(`${dir}/ours_map.bin`, dense.map);
 disposeResult(dense);
-
-for (const density of densities) {
-  const mask = bandMask(density, 11);
-  const ms = await timeCalls(backend, () => backend.attention(q, k, v, { mask }), iters);
-  const actual = mask.density();
-  results.attention.push({ case: `sparse ${density}`, targetDensity: density, density: actual, ms, tflops: tflops(ms, pairs * actual), vsDense: ms / denseMs, bound: (density + 0.05) });
+for (const { density, mask, source } of masks) {
   const flex = mask.toFlex();
   writeFileSync(`${dir}/mask_${density}_num.bin`, Buffer.from(flex.kvNumBlocks.buffer));
   writeFileSync(`${dir}/mask_${density}_idx.bin`, Buffer.from(flex.kvIndices.buffer));
   const sparse = backend.attention(q, k, v, { mask });
   await writeTensorBytes(`${dir}/ours_sparse_${density}.bin`, sparse.out);
   disposeResult(sparse);
-  results.masks.push({ density, actual, nQ: flex.nQ, nK: flex.nK });
+  results.masks.push({ density, actual: mask.density(), nQ: flex.nQ, nK: flex.nK, source });
 }
-
+save();
+if (portableIters > 0) {
+  backend.paths.subgroupMatrix = false;
+  await attentionRows('portable (SIMT)', portableIters);
+  backend.paths.subgroupMatrix = true;
+  save();
+}
+for (const config of attnConfigs) {
+  backend.paths.sgAttention = config;
+  backend.paths.sgAttentionSparse = sparseConfigs.includes(config);
+  await attentionRows(`subgroup matrices ${sgAttentionName(config)}`, configIters, { sparse: backend.paths.sgAttentionSparse });
+  save();
+}
+backend.paths.sgAttention = undefined;
+backend.paths.sgAttentionSparse = false;
 disposeResult(q);
 disposeResult(k);
 disposeResult(v);
@@ -99,18 +152,23 @@ if (!flag('no-gemm')) {
     const a = backend.upload(randomHalfBits(rng, M * K, 1, f32ToF16), [M, K], 'f16');
     const w = backend.upload(randomHalfBits(rng, N * K, 0.03, f32ToF16), [N, K], 'f16');
     const bias = backend.upload(randomHalfBits(rng, N, 0.1, f32ToF16), [N], 'f16');
-    const configs = backend.subgroupMatrixActive ? SG_FRAG_CONFIGS : [undefined];
-    for (const frags of configs) {
-      backend.paths.sgMatmulFrags = frags;
-      const ms = await timeCalls(backend, () => backend.matmul(a, w, { transposeB: true, bias }), iters);
-      results.gemm.push({ M, K, N, frags: frags?.join('x') ?? 'portable', ms, tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12 });
+    const gemm = () => backend.matmul(a, w, { transposeB: true, bias });
+    const row = (config, s) => results.gemm.push({ M, K, N, config, ...s, tflops: (2 * M * N * K) / (s.ms * 1e-3) / 1e12 });
+    // the default tiling is one of the configurations (marked); without checked ones, the default path alone
+    if (!gemmConfigs.length) row(backend.subgroupMatrixActive ? 'default (subgroup matrices)' : 'default (portable)', await gpuStats(backend, gemm, iters));
+    for (const config of gemmConfigs) {
+      backend.paths.sgMatmul = config;
+      const name = sgMatmulName(config);
+      row(name === sgMatmulName(SG_MATMUL_DEFAULT) ? `${name} (default)` : name, await gpuStats(backend, gemm, iters));
     }
-    backend.paths.sgMatmulFrags = undefined;
-    disposeResult(a);
-    disposeResult(w);
-    disposeResult(bias);
+    backend.paths.sgMatmul = undefined;
+    backend.paths.subgroupMatrix = false;
+    row('portable (tiled SIMT)', await gpuStats(backend, gemm, Math.min(iters, 3)));
+    backend.paths.subgroupMatrix = true;
+    for (const t of [a, w, bias]) disposeResult(t);
+    save();
   }
 }
-writeFileSync(`${dir}/ours.json`, JSON.stringify(results, null, 1));
+save();
 console.log(JSON.stringify(results));
 backend.destroy();

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
+import torch_timing
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--dir", default="/tmp/webgpu-bench")
 ap.add_argument("--out", default=".")
@@ -43,16 +45,8 @@ def load_f32(name, shape):
     return torch.from_numpy(np.fromfile(os.path.join(args.dir, name), dtype=np.float32)).reshape(shape).to(dev)
 
 
-def cuda_ms(fn, iters=args.iters):
-    fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(iters):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / iters
+def cuda_ms(fn):
+    return torch_timing.cuda_ms(fn, args.iters)
 
 
 q, k, v = (load_f16(f"{n}.bin", (B, H, L, D)) for n in "qkv")
@@ -146,28 +140,29 @@ for g in ours["gemm"]:
     res["gemm"].append({"M": M, "K": K, "N": N, "ms": ms, "tflops": 2 * M * N * K / (ms * 1e-3) / 1e12})
 
 base = {b["case"]: b for b in res["baselines"] if "ms" in b}
-sg = f"subgroup-matrix GEMM {'on' if ours['subgroupMatrix'] else 'off'}, portable attention kernel"
-lines = [f"Device: {res['device']} (ours: {ours['device']}; {sg}), torch {res['torch']}; B={B} H={H} L={L} D={D}, f16.", ""]
+lines = [f"Device: {res['device']} (ours: {ours['device']}; timer: {ours.get('timer', 'wall')}), torch {res['torch']}; B={B} H={H} L={L} D={D}, f16.", ""]
 if args.command:
     lines += [f"Command: `{args.command}`", ""]
-lines += ["| case | ours ms | ours TFLOP/s | baseline | baseline ms | baseline TFLOP/s | ours / baseline throughput |", "|---|---|---|---|---|---|---|"]
-dense_ms = next(a["ms"] for a in ours["attention"] if a["case"] == "dense")
+lines += ["| kernel | case | ours ms (median [min-max]) | ours TFLOP/s | baseline | baseline ms | baseline TFLOP/s | ours / baseline throughput |", "|---|---|---|---|---|---|---|---|"]
+dense_ms = {a["kernel"]: a["ms"] for a in ours["attention"] if a["case"] == "dense"}
 for a in ours["attention"]:
     if a["case"] == "dense":
         refs = [base.get("sdpa flash"), base.get("sdpa cudnn")]
     elif a["case"].startswith("sparse"):
         refs = [base.get(f"flex {a['targetDensity']}")]
     else:
-        refs = [{"case": "our dense", "ms": dense_ms, "tflops": tflops(dense_ms, pairs)}]
+        refs = [{"case": "our dense, same kernel", "ms": dense_ms[a["kernel"]], "tflops": tflops(dense_ms[a["kernel"]], pairs)}]
+    extra = f" (actual {a['density']:.3f}; time {a['vsDense']:.3f}x dense, target <= {a['bound']:.3f}x)" if "density" in a else ""
+    spread = f"{a['ms']:.2f} [{a['min']:.2f}-{a['max']:.2f}]" if "min" in a else f"{a['ms']:.2f}"
     for r in refs:
         if r is None:
             continue
-        extra = f" (actual {a['density']:.3f}; time {a['vsDense']:.3f}x dense, target <= {a['bound']:.2f}x)" if "density" in a else ""
-        lines.append(f"| {a['case']}{extra} | {a['ms']:.2f} | {a['tflops']:.1f} | {r['case']} | {r['ms']:.2f} | {r['tflops']:.0f} | {r['ms'] / a['ms']:.3f}x |")
+        lines.append(f"| {a['kernel']} | {a['case']}{extra} | {spread} | {a['tflops']:.1f} | {r['case']} | {r['ms']:.2f} | {r['tflops']:.0f} | {r['ms'] / a['ms']:.3f}x |")
 tg = {(t["M"], t["K"], t["N"]): t for t in res["gemm"]}
 for g in ours["gemm"]:
     t = tg[(g["M"], g["K"], g["N"])]
-    lines.append(f"| GEMM [{g['M']},{g['K']}]x[{g['N']},{g['K']}]^T+bias, frags {g['frags']} | {g['ms']:.2f} | {g['tflops']:.1f} | torch F.linear | {t['ms']:.2f} | {t['tflops']:.0f} | {t['ms'] / g['ms']:.3f}x |")
+    spread = f"{g['ms']:.3f} [{g['min']:.3f}-{g['max']:.3f}]" if "min" in g else f"{g['ms']:.3f}"
+    lines.append(f"| GEMM {g['config']} | [{g['M']},{g['K']}]x[{g['N']},{g['K']}]^T+bias | {spread} | {g['tflops']:.1f} | torch F.linear | {t['ms']:.3f} | {t['tflops']:.0f} | {t['ms'] / g['ms']:.3f}x |")
 lines += ["", f"| check (ours f16 vs float32 PyTorch, sampled query blocks {blocks}) | value |", "|---|---|"]
 for c in res["checks"]:
     lines.append(f"| {c['case']} | " + ", ".join(f"{kk} {vv:.3g}" for kk, vv in c.items() if kk != "case") + " |")

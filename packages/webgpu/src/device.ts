@@ -1,7 +1,7 @@
 import { BackendUnavailableError, UnsupportedFeatureError } from '@mod-dit/tensor';
 
-/** Dawn toggles NVIDIA needs for shader-f16 and subgroup matrices on Vulkan (see docs/toolchain.md). */
-export const DAWN_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
+/** Dawn toggles NVIDIA needs for shader-f16 and subgroup matrices on Vulkan (see docs/toolchain.md); unquantized timestamps for GPU timing. */
+export const DAWN_TOGGLES = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia', 'disable-dawn-features=timestamp_quantization'];
 
 /** Optional features a kernel family can use; each has a slower fallback. */
 export type WebGPUFeature = 'shader-f16' | 'subgroups' | 'chromium-experimental-subgroup-matrix' | 'timestamp-query';

@@ -18,6 +18,8 @@ export class GpuQueue {
   /** Buffers only the recorded dispatches use (uniforms, mask CSR): destroyed once submitted. */
   private transient: GPUBuffer[] = [];
   private error: string | undefined;
+  /** GPU timing in progress (timestamp-query): every compute pass writes its begin and end. */
+  private timing: { set: GPUQuerySet; used: number; marks: number[] } | undefined;
 
   constructor(
     readonly device: GPUDevice,
@@ -40,7 +42,7 @@ export class GpuQueue {
     entries.push({ binding: buffers.length, resource: { buffer: ubuf } });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.encoder ??= this.device.createCommandEncoder();
-    const pass = this.encoder.beginComputePass();
+    const pass = this.encoder.beginComputePass(this.timing ? { timestampWrites: this.timestampWrites(this.timing) } : undefined);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [gx, gy = 1, gz = 1] = groups;
@@ -48,6 +50,58 @@ export class GpuQueue {
     pass.dispatchWorkgroups(x, gy * Math.ceil(gx / x), gz);
     pass.end();
     if (++this.pending >= MAX_PENDING) this.flush();
+  }
+
+  /**
+   * Starts GPU timing: from now on every compute pass records timestamps, `mark()` opens a
+   * new timed call and `stopTiming()` returns each call's GPU time. Needs 'timestamp-query'.
+   */
+  startTiming(maxPasses: number): void {
+    if (!this.device.features.has('timestamp-query')) throw new ModDitError('E_WEBGPU', "webgpu: GPU timing needs the 'timestamp-query' feature, which this device lacks");
+    this.flush();
+    this.timing?.set.destroy();
+    this.timing = { set: this.device.createQuerySet({ type: 'timestamp', count: 2 * maxPasses }), used: 0, marks: [] };
+  }
+
+  /** Starts a new timed call: the passes recorded from here to the next mark belong to it. */
+  mark(): void {
+    if (!this.timing) throw new ModDitError('E_WEBGPU', 'webgpu: mark() outside startTiming()/stopTiming()');
+    this.timing.marks.push(this.timing.used);
+  }
+
+  /**
+   * Ends GPU timing: per marked call, milliseconds from the start of its first compute pass to
+   * the end of its last (gaps between its passes included; calls without passes give 0).
+   */
+  async stopTiming(): Promise<number[]> {
+    const t = this.timing;
+    if (!t) throw new ModDitError('E_WEBGPU', 'webgpu: stopTiming() without startTiming()');
+    this.timing = undefined;
+    const bytes = Math.max(8, t.used * 8);
+    const resolved = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.encoder ??= this.device.createCommandEncoder();
+    if (t.used) this.encoder.resolveQuerySet(t.set, 0, t.used, resolved, 0);
+    this.encoder.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+    try {
+      await this.drain();
+      await staging.mapAsync(GPUMapMode.READ);
+      const ns = new BigInt64Array(staging.getMappedRange().slice(0));
+      return t.marks.map((start, i) => {
+        const end = t.marks[i + 1] ?? t.used;
+        return end > start ? Number(ns[end - 1] - ns[start]) / 1e6 : 0;
+      });
+    } finally {
+      for (const b of [resolved, staging]) b.destroy();
+      t.set.destroy();
+    }
+  }
+
+  private timestampWrites(t: { set: GPUQuerySet; used: number }): GPUComputePassTimestampWrites {
+    if (t.used + 2 > t.set.count) throw new ModDitError('E_WEBGPU', `webgpu: more than ${t.set.count / 2} compute passes in one timing; pass a larger maxPasses to startTiming()`);
+    const w = { querySet: t.set, beginningOfPassWriteIndex: t.used, endOfPassWriteIndex: t.used + 1 };
+    t.used += 2;
+    return w;
   }
 
   /** Destroys `buffer` after the dispatches recorded so far are submitted. */

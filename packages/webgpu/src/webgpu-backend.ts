@@ -42,7 +42,7 @@ import { KernelCache, type KernelSpec } from './kernel-cache.js';
 import { ATTN_ROWS, flashAttentionSpec } from './kernels/attention-flash.js';
 import { type SgAttentionConfig, SG_ATTENTION_DEFAULT, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
 import { TILE, matmulTiledSpec } from './kernels/matmul-tiled.js';
-import { SG_FRAGS, matmulSubgroupMatrixSpec } from './kernels/matmul-sgmat.js';
+import { type SgMatmulConfig, SG_MATMUL_DEFAULT, matmulSubgroupMatrixSpec, sgMatmulTile, sgMatmulWorkgroupBytes } from './kernels/matmul-sgmat.js';
 import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
 import { type RowOp, rowReduceSpec } from './kernels/row-reduce.js';
 import { MAP_WORKGROUP, MAX_RANK, type MapOp, stridedMapSpec } from './kernels/strided-map.js';
@@ -67,14 +67,20 @@ interface Operand {
 export interface KernelPaths {
   /** f16 GEMM and attention through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16. Default on. */
   subgroupMatrix: boolean;
-  /** 16x16 fragments per workgroup (rows, cols) of the subgroup-matrix GEMM; default SG_FRAGS. */
-  sgMatmulFrags?: readonly [number, number];
+  /** Tiling of the subgroup-matrix GEMM; default SG_MATMUL_DEFAULT. */
+  sgMatmul?: SgMatmulConfig;
   /** Tiling of the subgroup-matrix attention; default SG_ATTENTION_DEFAULT. */
   sgAttention?: SgAttentionConfig;
   /**
-   * Run the subgroup-matrix attention with its fragment operations emulated in workgroup
-   * memory (needs shader-f16 only). Slow; it tests that kernel's logic where the extension
-   * is missing (lavapipe). Default off.
+   * Block-sparse attention through the subgroup-matrix kernel too. Default off: its first
+   * form gave wrong outputs on the H100 (2026-11-27) and the current one is checked only with
+   * emulated fragments so far; tools/bench/webgpu-sgmat-check.mjs checks it on the device.
+   */
+  sgAttentionSparse?: boolean;
+  /**
+   * Where the device lacks subgroup matrices, run the subgroup-matrix kernels (GEMM and
+   * attention) with their fragment operations emulated (kernels/fragments.ts; needs
+   * shader-f16 and subgroups). Slow; it tests those kernels' logic on lavapipe. Default off.
    */
   emulateFragments?: boolean;
 }
@@ -97,9 +103,15 @@ export class WebGPUBackend implements Backend {
   /** Kernel paths in use (mutable, for benchmarks); fast ones apply only where the device supports them. */
   readonly paths: KernelPaths;
 
-  /** Whether f16 GEMMs take the subgroup-matrix kernels now. */
+  /** Whether f16 GEMMs and attention take the subgroup-matrix kernels now (native, or emulated where paths.emulateFragments). */
   get subgroupMatrixActive(): boolean {
-    return this.paths.subgroupMatrix && this.caps.subgroupMatrix16;
+    const canEmulate = this.caps.features.has('shader-f16') && this.caps.features.has('subgroups');
+    return this.paths.subgroupMatrix && (this.caps.subgroupMatrix16 || (this.paths.emulateFragments === true && canEmulate));
+  }
+
+  /** How the subgroup-matrix kernels get their fragments here. */
+  private get fragmentMode(): 'native' | 'emulated' {
+    return this.caps.subgroupMatrix16 ? 'native' : 'emulated';
   }
 
   constructor(
@@ -180,6 +192,37 @@ export class WebGPUBackend implements Backend {
 
   async sync(): Promise<void> {
     await this.queue.drain();
+  }
+
+  /** Whether {@link timeGpu} works here (the device has 'timestamp-query'). */
+  get canTimeGpu(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * GPU milliseconds of each of `iters` calls of `fn` (which records backend ops and disposes
+   * their results), after one untimed warm-up call: from the start of a call's first compute
+   * pass to the end of its last, by timestamp queries, so host overhead and queue gaps
+   * between calls do not count. `passesPerCall` bounds the dispatches one call records.
+   */
+  async timeGpu(fn: () => void, iters: number, passesPerCall = 16): Promise<number[]> {
+    fn();
+    await this.sync();
+    this.queue.startTiming(iters * passesPerCall);
+    const recorded = (() => {
+      try {
+        for (let i = 0; i < iters; i++) {
+          this.queue.mark();
+          fn();
+        }
+        return undefined;
+      } catch (e) {
+        return e; // timing must still be stopped
+      }
+    })();
+    const times = await this.queue.stopTiming();
+    if (recorded !== undefined) throw recorded;
+    return times;
   }
 
   // ---- dispatch -------------------------------------------------------------------------
@@ -475,12 +518,23 @@ export class WebGPUBackend implements Backend {
     return act;
   }
 
+  /**
+   * The subgroup-matrix GEMM tiling for these contiguous operands, or undefined for the tiled
+   * kernel: offsets keeping 16-byte aligned loads, N % 8 = 0 for staged [K, N] weights, and
+   * workgroup memory and invocations within the device's limits.
+   */
+  private sgMatmulConfig(a: Tensor, b: Tensor, tb: boolean, N: number): SgMatmulConfig | undefined {
+    const c = this.paths.sgMatmul ?? SG_MATMUL_DEFAULT;
+    if (a.offset % 8 !== 0 || b.offset % 8 !== 0 || (c.stage && !tb && N % 8 !== 0)) return undefined;
+    if (sgMatmulWorkgroupBytes(c, tb) > this.caps.maxWorkgroupStorage || 32 * c.grid[0] * c.grid[1] > this.caps.maxInvocations) return undefined;
+    return c;
+  }
+
   /** Records the GEMM of contiguous operands into `out`. */
   private matmulInto(out: Tensor, ad: Tensor, bd: Tensor, tb: boolean, bias: Tensor | undefined, sg: boolean, batch: number[], [M, K, N]: number[]): void {
     const Z = numel(batch);
-    const frags = this.paths.sgMatmulFrags ?? SG_FRAGS;
-    const tileM = sg ? 16 * frags[0] : TILE;
-    const tileN = sg ? 16 * frags[1] : TILE;
+    const config = sg ? this.sgMatmulConfig(ad, bd, tb, N) : undefined;
+    const [tileM, tileN] = config ? sgMatmulTile(config) : [TILE, TILE];
     const rowTiles = Math.ceil(M / tileM);
     const dims = padLeft(batch, 4, 1);
     const aStr = padLeft(matrixStrides(ad.shape.slice(0, -2)), 4, 0);
@@ -499,7 +553,9 @@ export class WebGPUBackend implements Backend {
       ...(bias ? [this.operand(bias, [0, 0], N)] : []),
       this.operand(out, [M * N, tileM * N], tileM * N),
     ];
-    const spec = sg ? matmulSubgroupMatrixSpec({ transposeB: tb, bias: bias?.dtype, frags }) : matmulTiledSpec({ dtype: ad.dtype, transposeB: tb, bias: bias?.dtype });
+    const spec = config
+      ? matmulSubgroupMatrixSpec({ transposeB: tb, bias: bias?.dtype, config, fragments: this.fragmentMode })
+      : matmulTiledSpec({ dtype: ad.dtype, transposeB: tb, bias: bias?.dtype });
     this.run(
       spec,
       [Z, rowTiles],
@@ -578,20 +634,17 @@ export class WebGPUBackend implements Backend {
   /**
    * The subgroup-matrix attention's configuration and fragment form when it applies: f16,
    * head_dim a multiple of 16 up to 128, at least 16 queries and keys, q/k/v offsets that
-   * keep fragment loads 16-byte aligned, query tiles inside one mask block, and the tiling's
+   * keep fragment loads 16-byte aligned, for a mask paths.sgAttentionSparse and query tiles inside one mask block, and the tiling's
    * workgroup memory and invocations within the device's limits. Otherwise the portable kernel.
    */
   private sgAttentionPath(q: Tensor, k: Tensor, v: Tensor, D: number, Lq: number, Lk: number, blockSize?: number): { config: SgAttentionConfig; fragments: 'native' | 'emulated' } | undefined {
-    const native = this.paths.subgroupMatrix && this.caps.subgroupMatrix16;
-    const emulated = !native && this.paths.emulateFragments === true && this.caps.features.has('shader-f16');
-    if (!(native || emulated) || q.dtype !== 'f16' || D % 16 !== 0 || D > 128 || Lq < 16 || Lk < 16) return undefined;
+    if (!this.subgroupMatrixActive || q.dtype !== 'f16' || D % 16 !== 0 || D > 128 || Lq < 16 || Lk < 16) return undefined;
     if ([q, k, v].some((t) => t.offset % 8 !== 0)) return undefined;
     const config = this.paths.sgAttention ?? SG_ATTENTION_DEFAULT;
     const rows = sgAttentionRows(config);
-    if (blockSize !== undefined && blockSize % rows !== 0) return undefined;
-    const wgBytes = sgAttentionWorkgroupBytes(config) + (emulated ? config.subgroups * 2048 : 0);
-    if (wgBytes > this.caps.maxWorkgroupStorage || config.subgroups * 32 > this.caps.maxInvocations) return undefined;
-    return { config, fragments: native ? 'native' : 'emulated' };
+    if (blockSize !== undefined && (this.paths.sgAttentionSparse !== true || blockSize % rows !== 0)) return undefined;
+    if (sgAttentionWorkgroupBytes(config) > this.caps.maxWorkgroupStorage || config.subgroups * 32 > this.caps.maxInvocations) return undefined;
+    return { config, fragments: this.fragmentMode };
   }
 
   /** The P scratch of the subgroup-matrix attention, at least `bytes` long, bound whole. */

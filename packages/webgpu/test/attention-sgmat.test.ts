@@ -1,0 +1,76 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { BlockMask, CpuBackend, Rng, fromNumbers } from '@mod-dit/tensor';
+import { type SgAttentionConfig, sgAttentionName } from '../src/kernels/attention-sgmat.js';
+import { availability, gpuBackend, relError, twin } from './support.js';
+
+// The subgroup-matrix flash attention with its fragment operations emulated (lavapipe has no
+// subgroup matrices): the kernel's tiling, clamping, lazy rescaling and CSR loop against the
+// CPU reference. The native fragments are checked on the GPU by tools/bench/webgpu-sgmat-check.mjs.
+const gpu = await gpuBackend({ paths: { emulateFragments: true, sgAttentionSparse: true } });
+const cpu = new CpuBackend();
+afterAll(() => gpu?.destroy());
+// emulation needs shader-f16 and subgroups
+const active = gpu?.subgroupMatrixActive ?? false;
+
+// 1 and 2 query tiles per subgroup, P (and V) through workgroup memory or from storage; head_dim
+// 16 throughout (lavapipe compiles each emulated kernel for ~25 s, so the cases share them)
+const CONFIGS: SgAttentionConfig[] = [
+  { subgroups: 2, mTiles: 1, keys: 32, p: 'workgroup' },
+  { subgroups: 1, mTiles: 2, keys: 16, p: 'storage' },
+];
+
+describe.skipIf(!availability.available || !active)('subgroup-matrix attention (emulated fragments) vs the CPU reference, f16', () => {
+  for (const config of CONFIGS) {
+    const name = sgAttentionName(config);
+    it(`${name}: dense + LSE, ragged Lq 37 / Lk 45, two batches`, async () => {
+      if (!gpu) return;
+      gpu.paths.sgAttention = config;
+      const rng = new Rng(31);
+      const [gq, cq] = twin(rng, gpu, cpu, [2, 1, 37, 16], 'f16');
+      const [gk, ck] = twin(rng, gpu, cpu, [2, 1, 45, 16], 'f16');
+      const [gv, cv] = twin(rng, gpu, cpu, [2, 1, 45, 16], 'f16');
+      const g = gpu.attention(gq, gk, gv);
+      const c = cpu.attention(cq, ck, cv);
+      expect(gpu.kernels.source(`attn-sgmat/emulated/d16/dense/${name}`)).toBeDefined();
+      expect(await relError(g.out, c.out)).toBeLessThanOrEqual(1e-2);
+      expect(await relError(g.lse, c.lse)).toBeLessThanOrEqual(1e-3);
+    });
+
+    it(`${name}: growing scores (scale 1, key norms rising 1 -> 5) force O rescales`, async () => {
+      if (!gpu) return;
+      gpu.paths.sgAttention = config;
+      const rng = new Rng(32);
+      const [L, D] = [70, 16];
+      const kv = rng.normals(L * D, 1).map((x, i) => x * (1 + (4 * Math.floor(i / D)) / L));
+      const bits = fromNumbers(kv, 'f16');
+      const [gk, ck] = [gpu.upload(bits, [1, 1, L, D], 'f16'), cpu.upload(bits, [1, 1, L, D], 'f16')];
+      const [gq, cq] = twin(rng, gpu, cpu, [1, 1, 33, D], 'f16');
+      const [gv, cv] = twin(rng, gpu, cpu, [1, 1, L, D], 'f16');
+      const g = gpu.attention(gq, gk, gv, { scale: 1 });
+      const c = cpu.attention(cq, ck, cv, { scale: 1 });
+      expect(await relError(g.out, c.out)).toBeLessThanOrEqual(1e-2);
+      expect(await relError(g.lse, c.lse)).toBeLessThanOrEqual(1e-3);
+    });
+
+    it(`${name}: block-sparse (block 64, ragged last blocks, an empty row) and dense + map`, async () => {
+      if (!gpu) return;
+      gpu.paths.sgAttention = config;
+      const rng = new Rng(33);
+      const [gq, cq] = twin(rng, gpu, cpu, [1, 2, 150, 16], 'f16');
+      const [gk, ck] = twin(rng, gpu, cpu, [1, 2, 133, 16], 'f16');
+      const [gv, cv] = twin(rng, gpu, cpu, [1, 2, 133, 16], 'f16');
+      // head 0: banded with a far block; head 1: query block 1 has no key block
+      const grid = [1, 0, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 0, 1];
+      const mask = BlockMask.fromDense({ heads: 2, qLen: 150, kLen: 133, blockSize: 64 }, grid);
+      const g = gpu.attention(gq, gk, gv, { mask });
+      const c = cpu.attention(cq, ck, cv, { mask });
+      expect(gpu.kernels.source(`attn-sgmat/emulated/d16/sparse/${name}`)).toBeDefined();
+      expect(await relError(g.out, c.out)).toBeLessThanOrEqual(1e-2);
+      expect(await relError(g.lse, c.lse)).toBeLessThanOrEqual(1e-3);
+      const map = { tau: 0.02, blockSize: 64 };
+      const gm = gpu.attention(gq, gk, gv, { map });
+      const cm = cpu.attention(cq, ck, cv, { map });
+      expect(await relError(gm.map!, cm.map!)).toBeLessThanOrEqual(0.02);
+    });
+  }
+});
