@@ -15,16 +15,19 @@ export interface SgAttentionConfig {
   p: 'workgroup' | 'storage';
 }
 
-/** Default tiling where the device has subgroup matrices. */
-export const SG_ATTENTION_DEFAULT: SgAttentionConfig = { subgroups: 4, mTiles: 1, keys: 64, p: 'workgroup' };
+/**
+ * Default tiling where the device has subgroup matrices: the fastest dense tiling on the H100
+ * (Dawn/Vulkan, 2026-11-27: 33.0 TFLOP/s at 12 x 32,760 x 128 f16, against 25.7 for 4 subgroups).
+ */
+export const SG_ATTENTION_DEFAULT: SgAttentionConfig = { subgroups: 1, mTiles: 1, keys: 64, p: 'workgroup' };
 
 /** Configurations the device check and the benchmark compare. */
 export const SG_ATTENTION_CONFIGS: readonly SgAttentionConfig[] = [
   SG_ATTENTION_DEFAULT,
+  { subgroups: 4, mTiles: 1, keys: 64, p: 'workgroup' },
   { subgroups: 4, mTiles: 1, keys: 64, p: 'storage' },
   { subgroups: 8, mTiles: 1, keys: 32, p: 'workgroup' },
   { subgroups: 4, mTiles: 2, keys: 32, p: 'workgroup' },
-  { subgroups: 1, mTiles: 1, keys: 64, p: 'workgroup' },
 ];
 
 /** Short name of a configuration, e.g. `4sg-1m-64k-wg`. */
