@@ -1,5 +1,6 @@
 import type { DType } from '@mod-dit/tensor';
 import { selectHopperAttentionKernel } from './attention-sm90.js';
+import { I32_LIMIT } from './strided-layout.js';
 
 /** Which attention kernel runs a call, from which module, and its launch shape. */
 export type AttentionKernel =
@@ -41,8 +42,6 @@ export function selectAttentionKernel(p: AttentionKernelQuery, hopper = false): 
   }
   return { kind: 'simple', name: `attn_simple_${p.dtype}` };
 }
-
-const I32_LIMIT = 2 ** 31;
 
 /**
  * Whether an attention operand [B, H, L, D] can be read in place (no contiguous copy): head_dim

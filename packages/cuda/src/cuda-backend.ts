@@ -15,7 +15,7 @@ import { CudaContext, type DeviceInfo, type DriverApi, loadDriver, readHandle } 
 import { batchPlan, ltGemmShape } from './gemm-plan.js';
 import { KernelModules } from './kernel-modules.js';
 import { type KernelArg, NULL_PTR } from './launch-args.js';
-import { type StridedLayout, OPERAND_MODE, broadcastStrides, fastModes, fitsInt32, mergeLayout, widenCopy } from './strided-layout.js';
+import { type StridedLayout, I32_LIMIT, OPERAND_MODE, broadcastStrides, fastModes, fitsInt32, mergeLayout, widenCopy } from './strided-layout.js';
 
 const THREADS = 256;
 const BINARY_OP = { add: 0, sub: 1, mul: 2 } as const;
@@ -327,7 +327,7 @@ export class CudaBackend implements Backend {
     const dtypes = operands.map((t) => t.dtype).join('_');
     const ptrs = [out, ...operands].map((t) => this.ptr(t));
     const n = out.size;
-    const fast = n < 2 ** 31 ? fastModes(lay) : null;
+    const fast = n < I32_LIMIT ? fastModes(lay) : null;
     const sms = this.device.multiprocessors;
     if (fast) {
       const rows = operands.some((_, k) => ((fast.modes >> (2 * k)) & 3) === OPERAND_MODE.row);
@@ -481,7 +481,7 @@ export class CudaBackend implements Backend {
       const vec = D % VEC === 0 && aligned16([this.ptr(src), this.ptr(out)]);
       this.kernels.launch('ops', `rope3d_${x.dtype}`, { grid: [gridFor(vec ? n / VEC : n / 2, this.device.multiprocessors)], block: THREADS }, [
         this.arg(out), this.arg(src), { ptr: this.ropeTable(opts).ptr }, { i64: n }, { i32: L }, { i32: H }, { i32: D },
-        { i32: grid[0] }, { i32: grid[1] }, { i32: grid[2] }, { i32: split[0] / 2 }, { i32: split[1] / 2 }, { i32: vec ? 1 : 0 }, { i32: n < 2 ** 31 ? 0 : 1 },
+        { i32: grid[0] }, { i32: grid[1] }, { i32: grid[2] }, { i32: split[0] / 2 }, { i32: split[1] / 2 }, { i32: vec ? 1 : 0 }, { i32: n < I32_LIMIT ? 0 : 1 },
       ]);
     }
     src.dispose();

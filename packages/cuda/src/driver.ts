@@ -167,6 +167,7 @@ export class CudaContext {
     return event;
   }
 
+  /** Destroys an event from {@link markNow}. */
   destroyEvent(event: bigint): void {
     checkCu('cuEventDestroy', this.api.cuEventDestroy_v2(event));
   }

@@ -42,8 +42,8 @@ export function mergeLayout(shape: Shape, strides: readonly (readonly number[])[
   return { shape: outShape, strides: outStrides };
 }
 
-
-const I32_LIMIT = 2 ** 31;
+/** Bound of the kernels' 32-bit (signed) index math. */
+export const I32_LIMIT = 2 ** 31;
 
 /**
  * Whether 32-bit index math covers `layout` (the kernels' `wide` = 0): the element count and

@@ -19,6 +19,7 @@ export interface MatmulOptions {
 
 /** Epilogue activations of {@link Backend.matmul}. */
 export type MatmulActivation = 'gelu';
+/** Every {@link MatmulActivation}, for validating options that arrive untyped. */
 export const MATMUL_ACTIVATIONS: readonly MatmulActivation[] = ['gelu'];
 
 /** Options of {@link Backend.layerNorm}. */
@@ -33,6 +34,7 @@ export interface LayerNormOptions {
    * does; scale and shift broadcast against x (e.g. [B, 1, C]) and come together or not at all.
    */
   scale?: Tensor;
+  /** adaLN shift, added after the scale; see {@link LayerNormOptions.scale}. */
   shift?: Tensor;
   /** Output dtype, one of the backend's float dtypes; default x's. The result is rounded once into it. */
   dtype?: DType;
@@ -119,7 +121,7 @@ export interface Backend {
   /** Joins tensors of equal dtype along `axis`. */
   concat(ts: readonly Tensor[], axis: number): Tensor;
 
-  /** Batched a[..., M, K] x b[..., K, N] (or b[..., N, K] with transposeB), leading dims broadcast; f32 accumulation. */
+  /** Batched a[..., M, K] x b[..., K, N] (or b[..., N, K] with transposeB), leading dims broadcast; f32 accumulation; optional bias and activation epilogue. */
   matmul(a: Tensor, b: Tensor, opts?: MatmulOptions): Tensor;
   /** Elementwise with NumPy broadcasting; the result has a's dtype. */
   add(a: Tensor, b: Tensor): Tensor;
@@ -129,7 +131,7 @@ export interface Backend {
   modulate(x: Tensor, scale: Tensor, shift: Tensor): Tensor;
   /** x + y * gate, gate broadcast (gated residual). */
   gatedAdd(x: Tensor, y: Tensor, gate: Tensor): Tensor;
-  /** LayerNorm over the last dim, optional affine. */
+  /** LayerNorm over the last dim, optional affine, optional fused adaLN modulation and output dtype. */
   layerNorm(x: Tensor, opts: LayerNormOptions): Tensor;
   /** RMSNorm over the last dim: x / sqrt(mean(x^2) + eps) * weight. */
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;

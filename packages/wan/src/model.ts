@@ -132,8 +132,10 @@ export class WanModel {
         const { x, map } = scope(() => this.block(i, h, e0, a.context, a.image, grid, plan));
         h.dispose();
         h = x;
-        if (pending) await this.observe(pending.site, pending.map);
+        // this layer's map is tracked before the previous one is observed: if that throws, finally frees it
+        const prev = pending;
         pending = map && { site, map };
+        if (prev) await this.observe(prev.site, prev.map);
       }
       if (pending) await this.observe(pending.site, pending.map);
       pending = undefined;
@@ -219,8 +221,12 @@ export class WanModel {
   private async observe(site: { step: number; layer: number; branch: Branch }, map: Tensor): Promise<void> {
     const s = this.opts.scheduler as MaskScheduler;
     const run = async () => {
-      const data = await map.toFloat32();
-      map.dispose();
+      let data: Float32Array;
+      try {
+        data = await map.toFloat32();
+      } finally {
+        map.dispose();
+      }
       this.opts.onMap?.(site, data);
       s.observe(site, data);
     };

@@ -1,4 +1,4 @@
-import { ModDitError } from '@mod-dit/tensor';
+import { ModDitError, UnsupportedFeatureError } from '@mod-dit/tensor';
 import type { KernelCache, KernelSpec } from './kernel-cache.js';
 
 /** Dispatches recorded into one command encoder before a submit (bounds pending uniform buffers). */
@@ -57,7 +57,7 @@ export class GpuQueue {
    * new timed call and `stopTiming()` returns each call's GPU time. Needs 'timestamp-query'.
    */
   startTiming(maxPasses: number): void {
-    if (!this.device.features.has('timestamp-query')) throw new ModDitError('E_WEBGPU', "webgpu: GPU timing needs the 'timestamp-query' feature, which this device lacks");
+    if (!this.device.features.has('timestamp-query')) throw new UnsupportedFeatureError("webgpu: GPU timing needs the 'timestamp-query' feature, which this device lacks");
     this.flush();
     this.timing?.set.destroy();
     this.timing = { set: this.device.createQuerySet({ type: 'timestamp', count: 2 * maxPasses }), used: 0, marks: [] };

@@ -65,7 +65,7 @@ interface Operand {
 
 /** Kernel paths this backend takes; tests and benchmarks switch them to compare. */
 export interface KernelPaths {
-  /** f16 GEMM and attention through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16. Default on. */
+  /** f16 GEMM and attention through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16 (or with emulateFragments). Default on. */
   subgroupMatrix: boolean;
   /** Tiling of the subgroup-matrix GEMM; default SG_MATMUL_DEFAULT. */
   sgMatmul?: SgMatmulConfig;
@@ -204,6 +204,7 @@ export class WebGPUBackend implements Backend {
    * their results), after one untimed warm-up call: from the start of a call's first compute
    * pass to the end of its last, by timestamp queries, so host overhead and queue gaps
    * between calls do not count. `passesPerCall` bounds the dispatches one call records.
+   * Throws UnsupportedFeatureError where {@link canTimeGpu} is false.
    */
   async timeGpu(fn: () => void, iters: number, passesPerCall = 16): Promise<number[]> {
     fn();
@@ -513,6 +514,8 @@ export class WebGPUBackend implements Backend {
     const sg = this.subgroupMatrixActive && a.dtype === 'f16' && K % 16 === 0 && N % 2 === 0 && M >= 16 && N >= 16;
     this.withDense([a, b, opts.bias], (ad, bd, bias) => this.matmulInto(out, ad, bd, tb, bias, sg, batch, [M, K, N]));
     if (opts.activation !== 'gelu') return out;
+    // by composition: a GELU pass over the product, which for f16/bf16 was already rounded
+    // once (within the conformance tolerance; a fused epilogue would round once)
     const act = this.gelu(out);
     out.dispose();
     return act;
@@ -634,8 +637,9 @@ export class WebGPUBackend implements Backend {
   /**
    * The subgroup-matrix attention's configuration and fragment form when it applies: f16,
    * head_dim a multiple of 16 up to 128, at least 16 queries and keys, q/k/v offsets that
-   * keep fragment loads 16-byte aligned, for a mask paths.sgAttentionSparse and query tiles inside one mask block, and the tiling's
-   * workgroup memory and invocations within the device's limits. Otherwise the portable kernel.
+   * keep fragment loads 16-byte aligned, with a mask only under paths.sgAttentionSparse and
+   * with query tiles inside one mask block, and the tiling's workgroup memory and invocations
+   * within the device's limits. Otherwise undefined: the portable kernel runs.
    */
   private sgAttentionPath(q: Tensor, k: Tensor, v: Tensor, D: number, Lq: number, Lk: number, blockSize?: number): { config: SgAttentionConfig; fragments: 'native' | 'emulated' } | undefined {
     if (!this.subgroupMatrixActive || q.dtype !== 'f16' || D % 16 !== 0 || D > 128 || Lq < 16 || Lk < 16) return undefined;

@@ -12,7 +12,7 @@ afterAll(() => gpu?.destroy());
 // emulation needs shader-f16 and subgroups
 const active = gpu?.subgroupMatrixActive ?? false;
 
-// 1 and 2 query tiles per subgroup, P (and V) through workgroup memory or from storage; head_dim
+// 1 and 2 query tiles per subgroup, P through workgroup memory or a storage scratch; head_dim
 // 16 throughout (lavapipe compiles each emulated kernel for ~25 s, so the cases share them)
 const CONFIGS: SgAttentionConfig[] = [
   { subgroups: 2, mTiles: 1, keys: 32, p: 'workgroup' },

@@ -5,7 +5,7 @@ makes) into PyTorch's context and launches the kernels on torch tensors with the
 signature. Needs only PyTorch and a Hopper GPU (no Node):
 
   python3 tools/bench/hopper/check_sm90.py --cubin packages/cuda/dist/kernels/attention_sm90.sm_90a.cubin[:stages] \
-      [--cubin variant.cubin:3] [--check-cubin variant.cubin] [--time-cubin diagnostic.cubin] [--bench] [--json out.json]
+      [--cubin variant.cubin:3] [--check-cubin variant.cubin] [--time-cubin diagnostic.cubin] [--bench [--no-flex]] [--json out.json]
 
 1. Correctness, every kernel, fresh random inputs (never zeros), outputs poisoned with NaN before
    each launch, against float32 PyTorch math on the same bf16/f16 inputs: awkward shapes (Lq, Lk

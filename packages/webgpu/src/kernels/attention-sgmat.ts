@@ -42,7 +42,7 @@ export function sgAttentionRows(c: SgAttentionConfig): number {
 
 /** Workgroup memory of a configuration in bytes. */
 export function sgAttentionWorkgroupBytes(c: SgAttentionConfig): number {
-  const rows = c.subgroups * c.mTiles * 16;
+  const rows = sgAttentionRows(c);
   return rows * c.keys * (4 + (c.p === 'workgroup' ? 2 : 0)) + rows * 4 + 32;
 }
 
