@@ -88,7 +88,7 @@ for (const config of SG_MATMUL_CONFIGS.slice(0, limit)) {
     const [ga, ca] = pair(aShape);
     const [gb, cb] = pair(tb ? [N, K] : [K, N], 0.2);
     const [gbias, cbias] = pair([N]);
-    await check('gemm', name, `[${aShape}] x ${tb ? `[${N},${K}]^T` : `[${K},${N}]`} + bias`, `matmul-sgmat/${mode}/tb${tb ? 1 : 0}/biasf16/${name}`, async () => [
+    await check('gemm', name, `[${aShape}] x ${tb ? `[${N},${K}]^T` : `[${K},${N}]`} + bias`, `matmul-sgmat/${mode}/tb${tb ? 1 : 0}/biasf16/act-/${name}`, async () => [
       ['out', relErr(await gpu.matmul(ga, gb, { transposeB: tb, bias: gbias }).toFloat32(), await cpu.matmul(ca, cb, { transposeB: tb, bias: cbias }).toFloat32()), 1e-2],
     ]);
   }

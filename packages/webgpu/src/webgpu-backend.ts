@@ -6,6 +6,7 @@ import {
   DTYPE_BYTES,
   type HostArray,
   type LayerNormOptions,
+  type MatmulActivation,
   type MatmulOptions,
   type PatchOptions,
   type Rope3dOptions,
@@ -512,13 +513,8 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc([...batch, M, N], a.dtype);
     if (out.size === 0) return out;
     const sg = this.subgroupMatrixActive && a.dtype === 'f16' && K % 16 === 0 && N % 2 === 0 && M >= 16 && N >= 16;
-    this.withDense([a, b, opts.bias], (ad, bd, bias) => this.matmulInto(out, ad, bd, tb, bias, sg, batch, [M, K, N]));
-    if (opts.activation !== 'gelu') return out;
-    // by composition: a GELU pass over the product, which for f16/bf16 was already rounded
-    // once (within the conformance tolerance; a fused epilogue would round once)
-    const act = this.gelu(out);
-    out.dispose();
-    return act;
+    this.withDense([a, b, opts.bias], (ad, bd, bias) => this.matmulInto(out, ad, bd, tb, bias, opts.activation, sg, batch, [M, K, N]));
+    return out;
   }
 
   /**
@@ -534,7 +530,7 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Records the GEMM of contiguous operands into `out`. */
-  private matmulInto(out: Tensor, ad: Tensor, bd: Tensor, tb: boolean, bias: Tensor | undefined, sg: boolean, batch: number[], [M, K, N]: number[]): void {
+  private matmulInto(out: Tensor, ad: Tensor, bd: Tensor, tb: boolean, bias: Tensor | undefined, activation: MatmulActivation | undefined, sg: boolean, batch: number[], [M, K, N]: number[]): void {
     const Z = numel(batch);
     const config = sg ? this.sgMatmulConfig(ad, bd, tb, N) : undefined;
     const [tileM, tileN] = config ? sgMatmulTile(config) : [TILE, TILE];
@@ -557,8 +553,8 @@ export class WebGPUBackend implements Backend {
       this.operand(out, [M * N, tileM * N], tileM * N),
     ];
     const spec = config
-      ? matmulSubgroupMatrixSpec({ transposeB: tb, bias: bias?.dtype, config, fragments: this.fragmentMode })
-      : matmulTiledSpec({ dtype: ad.dtype, transposeB: tb, bias: bias?.dtype });
+      ? matmulSubgroupMatrixSpec({ transposeB: tb, bias: bias?.dtype, activation, config, fragments: this.fragmentMode })
+      : matmulTiledSpec({ dtype: ad.dtype, transposeB: tb, bias: bias?.dtype, activation });
     this.run(
       spec,
       [Z, rowTiles],

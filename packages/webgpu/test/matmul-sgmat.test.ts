@@ -21,16 +21,18 @@ const CASES: [SgMatmulConfig, boolean][] = [
 
 describe.skipIf(!availability.available || !active)('subgroup-matrix GEMM (emulated fragments) vs the CPU reference, f16', () => {
   for (const [config, tb] of CASES) {
-    it(`${sgMatmulName(config)}, transposeB ${tb}: [2, 100, 48] x ${tb ? '[40, 48]^T' : '[48, 40]'} + bias`, async () => {
+    it(`${sgMatmulName(config)}, transposeB ${tb}: [2, 100, 48] x ${tb ? '[40, 48]^T' : '[48, 40]'} + bias, with and without the GELU epilogue`, async () => {
       if (!gpu) return;
       gpu.paths.sgMatmul = config;
       const rng = new Rng(41);
       const [ga, ca] = twin(rng, gpu, cpu, [2, 100, 48], 'f16');
       const [gb, cb] = twin(rng, gpu, cpu, tb ? [40, 48] : [48, 40], 'f16', 0.2);
       const [gbias, cbias] = twin(rng, gpu, cpu, [40], 'f16');
-      const g = gpu.matmul(ga, gb, { transposeB: tb, bias: gbias });
-      expect(gpu.kernels.source(`matmul-sgmat/emulated/tb${tb ? 1 : 0}/biasf16/${sgMatmulName(config)}`)).toBeDefined();
-      expect(await relError(g, cpu.matmul(ca, cb, { transposeB: tb, bias: cbias }))).toBeLessThanOrEqual(1e-2);
+      for (const activation of [undefined, 'gelu'] as const) {
+        const g = gpu.matmul(ga, gb, { transposeB: tb, bias: gbias, activation });
+        expect(gpu.kernels.source(`matmul-sgmat/emulated/tb${tb ? 1 : 0}/biasf16/act${activation ?? '-'}/${sgMatmulName(config)}`)).toBeDefined();
+        expect(await relError(g, cpu.matmul(ca, cb, { transposeB: tb, bias: cbias, activation }))).toBeLessThanOrEqual(1e-2);
+      }
     });
   }
 });

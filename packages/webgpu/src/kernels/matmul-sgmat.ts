@@ -1,7 +1,8 @@
-import type { DType } from '@mod-dit/tensor';
+import type { DType, MatmulActivation } from '@mod-dit/tensor';
 import type { KernelSpec } from '../kernel-cache.js';
 import { type FragmentMode, fragmentOps } from './fragments.js';
 import { MATMUL_UNIFORMS, matmulPrologue } from './matmul-batch.js';
+import { WGSL_ACTIVATIONS } from './strided-map.js';
 import { WGSL_CONVERSIONS, wgslInput, wgslLoad } from '../wgsl-dtype.js';
 
 /** Tiling of the subgroup-matrix GEMM. */
@@ -61,6 +62,8 @@ export function sgMatmulWorkgroupBytes(c: SgMatmulConfig, transposeB: boolean): 
 export interface MatmulSgSpecOptions {
   transposeB: boolean;
   bias?: DType;
+  /** Epilogue activation, applied to the f32 result (bias included) before its one rounding. */
+  activation?: MatmulActivation;
   config: SgMatmulConfig;
   fragments: FragmentMode;
 }
@@ -72,7 +75,7 @@ export interface MatmulSgSpecOptions {
  * staged tilings also need N % 8 = 0 when b is [K, N] (the backend checks).
  * Direct loads clamp fragments past the last row/column back inside the matrix; staged
  * loads zero-fill them. Only a fragment's own rows/columns are written, through a
- * per-subgroup 16x16 f32 staging tile, as f16 pairs (N even), bias added.
+ * per-subgroup 16x16 f32 staging tile, as f16 pairs (N even), bias and activation applied.
  * Same bindings and uniforms as the tiled GEMM.
  */
 export function matmulSubgroupMatrixSpec(o: MatmulSgSpecOptions): KernelSpec {
@@ -83,7 +86,7 @@ export function matmulSubgroupMatrixSpec(o: MatmulSgSpecOptions): KernelSpec {
   const NS = SR * SC;
   const f = fragmentOps(o.fragments);
   return {
-    key: `matmul-sgmat/${o.fragments}/tb${tb ? 1 : 0}/bias${o.bias ?? '-'}/${sgMatmulName(c)}`,
+    key: `matmul-sgmat/${o.fragments}/tb${tb ? 1 : 0}/bias${o.bias ?? '-'}/act${o.activation ?? '-'}/${sgMatmulName(c)}`,
     wgsl() {
       const nb = o.bias ? 1 : 0;
       // Fully unrolled over fragments, one named variable each: arrays of subgroup matrices
@@ -146,7 +149,7 @@ export function matmulSubgroupMatrixSpec(o: MatmulSgSpecOptions): KernelSpec {
     ${lines((i, j) => f.mma(`acc${i}_${j}`, `a${i}`, `b${j}`), '\n    ')}
   }`;
       const operand = c.stage ? 'vec4<u32>' : 'f16';
-      return `${f.header()}${WGSL_CONVERSIONS}
+      return `${f.header()}${WGSL_CONVERSIONS}${o.activation ? WGSL_ACTIVATIONS : ''}
 @group(0) @binding(0) var<storage, read> a: array<${operand}>;
 @group(0) @binding(1) var<storage, read> b: array<${operand}>;
 ${o.bias ? wgslInput('bias', 2) + wgslLoad('bias', o.bias) : ''}
@@ -167,6 +170,7 @@ fn write_fragment(s: u32, lane: u32, oo: u32, rm: u32, rowMin: u32, cn: u32, col
       var v0 = stage[s + r * 16u + c];
       var v1 = stage[s + r * 16u + c + 1u];
       ${o.bias ? 'v0 += ld_bias(u.offBias + gn); v1 += ld_bias(u.offBias + gn + 1u);' : ''}
+      ${o.activation ? `v0 = ${o.activation}(v0); v1 = ${o.activation}(v1);` : ''}
       out[(oo + gm * u.N + gn) / 2u] = f32_to_f16(v0) | (f32_to_f16(v1) << 16u);
     }
   }

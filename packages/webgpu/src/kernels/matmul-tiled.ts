@@ -1,7 +1,8 @@
-import type { DType } from '@mod-dit/tensor';
+import type { DType, MatmulActivation } from '@mod-dit/tensor';
 import { WGSL_GROUP_INDEX } from '../gpu-queue.js';
 import type { KernelSpec } from '../kernel-cache.js';
 import { MATMUL_UNIFORMS, matmulPrologue } from './matmul-batch.js';
+import { WGSL_ACTIVATIONS } from './strided-map.js';
 import { WGSL_CONVERSIONS, wgslInput, wgslLoad, wgslOutput, wgslStore } from '../wgsl-dtype.js';
 
 /** Output tile edge and K step of the SIMT GEMM: 16x16 invocations x 4x4 outputs each. */
@@ -12,6 +13,8 @@ export interface MatmulSpecOptions {
   dtype: DType;
   transposeB: boolean;
   bias?: DType;
+  /** Epilogue activation, applied to the f32 result (bias included) before its one rounding. */
+  activation?: MatmulActivation;
 }
 
 /**
@@ -22,7 +25,7 @@ export interface MatmulSpecOptions {
  */
 export function matmulTiledSpec(o: MatmulSpecOptions): KernelSpec {
   return {
-    key: `matmul-tiled/${o.dtype}/tb${o.transposeB ? 1 : 0}/bias${o.bias ?? '-'}`,
+    key: `matmul-tiled/${o.dtype}/tb${o.transposeB ? 1 : 0}/bias${o.bias ?? '-'}/act${o.activation ?? '-'}`,
     wgsl() {
       const nb = o.bias ? 1 : 0;
       const decl =
@@ -34,7 +37,7 @@ export function matmulTiledSpec(o: MatmulSpecOptions): KernelSpec {
       Bs[kk * ${TILE}u + n] = select(0.0, ld_b(bo + gn * u.K + gk), gn < u.N && gk < u.K);`
         : `let kk = e / ${TILE}u; let n = e % ${TILE}u; let gn = col0 + n; let gk = kt + kk;
       Bs[kk * ${TILE}u + n] = select(0.0, ld_b(bo + gk * u.N + gn), gn < u.N && gk < u.K);`;
-      return `${WGSL_CONVERSIONS}${WGSL_GROUP_INDEX}${decl}
+      return `${WGSL_CONVERSIONS}${o.activation ? WGSL_ACTIVATIONS : ''}${WGSL_GROUP_INDEX}${decl}
 ${MATMUL_UNIFORMS}
 @group(0) @binding(${3 + nb}) var<uniform> u: U;
 var<workgroup> As: array<f32, ${BK * TILE}>;
@@ -69,7 +72,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var j = 0u; j < 4u; j++) {
       let gn = col0 + lid3.x * 4u + j;
       if (gn >= u.N) { continue; }
-      st_out(oo + gm * u.N + gn, acc[i][j]${o.bias ? ' + ld_bias(u.offBias + gn)' : ''});
+      let v = acc[i][j]${o.bias ? ' + ld_bias(u.offBias + gn)' : ''};
+      st_out(oo + gm * u.N + gn, ${o.activation ? `${o.activation}(v)` : 'v'});
     }
   }
 }

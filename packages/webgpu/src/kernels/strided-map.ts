@@ -21,7 +21,8 @@ const EXPR: Record<Exclude<MapOp, 'copy'>, string> = {
   silu: 'silu(ld_in0(a1))',
 };
 
-const ACTIVATIONS = /* wgsl */ `
+/** WGSL `gelu` (tanh approximation) and `silu` on f32, shared by the elementwise map and the GEMM epilogues. */
+export const WGSL_ACTIVATIONS = /* wgsl */ `
 // 0.5 x (1 + tanh u) written as x * sigmoid(2u): no cancellation in 1 + tanh u for x << 0.
 // Exponents are clamped so exp stays finite (WGSL may assume finite math).
 fn gelu(x: f32) -> f32 {
@@ -48,7 +49,7 @@ export function stridedMapSpec(op: MapOp, out: DType, inputs: readonly DType[]):
       const addrs = Array.from({ length: n + 1 }, (_, k) => `var a${k} = u.v[${3 + 3 * k}u].x;`).join(' ');
       const steps = Array.from({ length: n + 1 }, (_, k) => `a${k} += c * u.v[${4 + 3 * k}u + ax / 4u][ax % 4u];`).join(' ');
       const body = op === 'copy' ? 'put_out(a0, raw_in0(a1));' : `st_out(a0, ${EXPR[op]});`;
-      return `${WGSL_CONVERSIONS}${ACTIVATIONS}${WGSL_GROUP_INDEX}${decl}
+      return `${WGSL_CONVERSIONS}${WGSL_ACTIVATIONS}${WGSL_GROUP_INDEX}${decl}
 struct U { v: array<vec4<u32>, ${vec4s}> }
 @group(0) @binding(${n + 1}) var<uniform> u: U;
 ${access}
