@@ -18,7 +18,7 @@ import { BlockLayout, buildMask, fitFeatures, predictFeatures } from '@mod-dit/p
 import { Rng, f32ToBf16 } from '@mod-dit/tensor';
 import { option, flag } from '../script-args.mjs';
 import { openBackend } from '../backend-by-name.mjs';
-import { randomHalfBits, writeTensorBytes } from './bench-data.mjs';
+import { randomHalfBits, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
 import { disposeResult, timeCalls } from './timed-calls.mjs';
 
 const backendName = option('backend', 'cuda');
@@ -144,12 +144,7 @@ for (const density of densities) {
   const ms = await timeCalls(backend, () => backend.attention(q, k, v, { mask }), iters);
   const actual = mask.density();
   results.attention.push({ case: `sparse ${density}`, kernel: kernel(), targetDensity: density, density: actual, ms, tflops: tflops(ms, fullPairs * actual), vsDense: ms / denseMs });
-  const flex = mask.toFlex();
-  writeFileSync(`${dir}/mask_${density}_num.bin`, Buffer.from(flex.kvNumBlocks.buffer));
-  writeFileSync(`${dir}/mask_${density}_idx.bin`, Buffer.from(flex.kvIndices.buffer));
-  const sparse = backend.attention(q, k, v, { mask });
-  await writeTensorBytes(`${dir}/ours_sparse_${density}.bin`, sparse.out);
-  disposeResult(sparse);
+  const flex = await writeSparseCase(backend, dir, density, mask, q, k, v);
   masks.push({ density, actual, nQ: flex.nQ, nK: flex.nK });
 }
 results.masks = masks;

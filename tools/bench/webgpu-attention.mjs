@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockMask, Rng, f32ToF16 } from '@mod-dit/tensor';
 import { SG_ATTENTION_CONFIGS, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, createWebGPUBackend, sgAttentionName, sgMatmulName } from '../../packages/webgpu/dist/index.js';
 import { flag, option } from '../script-args.mjs';
-import { randomHalfBits, writeTensorBytes } from './bench-data.mjs';
+import { randomHalfBits, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
 import { disposeResult } from './timed-calls.mjs';
 import { gpuStats } from './webgpu-timing.mjs';
 
@@ -118,12 +118,7 @@ await writeTensorBytes(`${dir}/ours_dense_lse.bin`, dense.lse);
 await writeTensorBytes(`${dir}/ours_map.bin`, dense.map);
 disposeResult(dense);
 for (const { density, mask, source } of masks) {
-  const flex = mask.toFlex();
-  writeFileSync(`${dir}/mask_${density}_num.bin`, Buffer.from(flex.kvNumBlocks.buffer));
-  writeFileSync(`${dir}/mask_${density}_idx.bin`, Buffer.from(flex.kvIndices.buffer));
-  const sparse = backend.attention(q, k, v, { mask });
-  await writeTensorBytes(`${dir}/ours_sparse_${density}.bin`, sparse.out);
-  disposeResult(sparse);
+  const flex = await writeSparseCase(backend, dir, density, mask, q, k, v);
   results.masks.push({ density, actual: mask.density(), nQ: flex.nQ, nK: flex.nK, source });
 }
 save();
