@@ -6,6 +6,7 @@
 // inputs, masks and our outputs under --dir so tools/bench/attention_torch.py can time PyTorch
 // (SDPA flash / cuDNN, FlexAttention with the SAME masks) and check our outputs in float32.
 //
+// Dense+map also runs with map.within = each sparse case's mask (a refresh step's map).
 // Dense and dense+map also run on "local" q/k (a positional code makes attention concentrate
 // near the diagonal, as in video DiTs), where most map blocks are provably negligible.
 //
@@ -146,6 +147,9 @@ for (const density of densities) {
   results.attention.push({ case: `sparse ${density}`, kernel: kernel(), targetDensity: density, density: actual, ms, tflops: tflops(ms, fullPairs * actual), vsDense: ms / denseMs });
   const flex = await writeSparseCase(backend, dir, density, mask, q, k, v);
   masks.push({ density, actual, nQ: flex.nQ, nK: flex.nK });
+  // a refresh step's dense+map: the map only on the blocks of the active mask (map.within)
+  const withinMs = await timeCalls(backend, () => backend.attention(q, k, v, { map: { ...MAP, within: mask } }), iters);
+  results.attention.push({ case: `dense+map within the ${density} mask`, plain: 'dense', kernel: kernel(), ms: withinMs, tflops: tflops(withinMs, fullPairs), vsDense: withinMs / denseMs });
 }
 results.masks = masks;
 disposeResult(q);

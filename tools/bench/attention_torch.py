@@ -126,7 +126,7 @@ for a in ours["attention"]:
     if a["case"] in plain_ms:
         refs = [base.get("sdpa flash"), base.get("sdpa cudnn")]
     elif a["case"].startswith("dense+map"):
-        plain = a["case"].replace("dense+map", "dense")
+        plain = a.get("plain", a["case"].replace("dense+map", "dense"))
         refs = [{"case": f"our {plain}", "ms": plain_ms[plain], "tflops": attention_tflops(plain_ms[plain], D, pairs)}]
     else:
         refs = [base.get(f"flex {a['targetDensity']}")]

@@ -11,6 +11,7 @@
 import { appendFileSync } from 'node:fs';
 import { option, flag } from '../script-args.mjs';
 import { openBackend } from '../backend-by-name.mjs';
+import { timeCalls } from '../bench/timed-calls.mjs';
 
 const wan = await import('../../packages/wan/dist/index.js');
 const { latentFidelity, seededNoise } = await import('../../packages/pipeline/dist/index.js');
@@ -52,6 +53,31 @@ backend.resetPeakMemory?.();
 const sparse = await wan.runWan({ ...common, attention: 'mod', mod, onProgress: progress('mod') });
 const modMemory = memory();
 const round = (v, k = 1) => Math.round(v * 10 ** k) / 10 ** k;
+
+/**
+ * Self-attention under the masks the MOD run issued (cond branch, first interval, every
+ * sparse layer), timed alone on random q/k/v of the run's shape: what a sparse call costs on
+ * the masks the predictor really makes, next to the benchmark's synthetic ones.
+ */
+async function runMaskAttention() {
+  const first = sparse.masks.filter((r) => r.branch === 'cond' && r.fromStep === sparse.masks[0].fromStep);
+  if (!first.length || backendName === 'cpu') return undefined;
+  const { heads, qLen } = first[0].mask;
+  const d = config.dim / config.heads;
+  const { Rng } = await import('../../packages/tensor/dist/index.js');
+  const rng = new Rng(5);
+  const [q, k, v] = [0, 1, 2].map(() => backend.cast(backend.upload(rng.normals(heads * qLen * d), [1, heads, qLen, d], 'f32'), dtype));
+  let ms = 0;
+  let density = 0;
+  for (const r of first) {
+    ms += await timeCalls(backend, () => backend.attention(q, k, v, { mask: r.mask }), 5);
+    density += r.mask.density();
+  }
+  const dense = await timeCalls(backend, () => backend.attention(q, k, v), 5);
+  for (const t of [q, k, v]) t.dispose();
+  return { layers: first.length, meanMs: round(ms / first.length, 3), meanDensity: round(density / first.length, 4), denseMs: round(dense, 3) };
+}
+const maskAttention = await runMaskAttention();
 const fid = latentFidelity(sparse.latent, dense.latent);
 const result = {
   impl: '@mod-dit/wan',
@@ -75,6 +101,7 @@ const result = {
   modStepMs: sparse.stepMs.map((s) => Math.round(s)),
   denseStepMs: dense.stepMs.map((s) => Math.round(s)),
   profile,
+  sparseAttentionOnRunMasks: maskAttention,
   // device bytes (CUDA): after loading the weights, and the peaks of live tensors / allocator reservation in each run
   memory: afterLoad && { afterLoad, dense: denseMemory, mod: modMemory },
   hostTimeMs: { dense: Object.fromEntries(Object.entries(dense.timeMs).map(([k, v]) => [k, Math.round(v)])), mod: Object.fromEntries(Object.entries(sparse.timeMs).map(([k, v]) => [k, Math.round(v)])) },

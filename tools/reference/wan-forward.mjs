@@ -12,6 +12,8 @@
 // Weights are generated on the host tensor by tensor (seeded uniforms, seconds for 1.3B),
 // uploaded as f32 and cast on the device. Timing: wall clock around forward() closed by
 // backend.sync() (forward() itself ends with a read-back of the output), after one warm-up.
+// enqueueMs: from the call to the last read it requests (the output's), i.e. how long the host
+// takes to enqueue a forward; close to forwardMs means the host, not the GPU, sets the pace.
 import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { option } from '../script-args.mjs';
@@ -41,6 +43,14 @@ const weights = await wan.loadWanWeights(wan.seededWeightSource(config, 0), back
 await backend.sync();
 const loadMs = performance.now() - t0;
 
+// the time of the latest read request (a forward's last one is its output's)
+let lastRead = 0;
+const read = backend.read.bind(backend);
+backend.read = (t) => {
+  lastRead = performance.now();
+  return read(t);
+};
+
 const inputs = wan.seededInputs(config, 0, latent);
 const noise = seededNoise([config.outDim, frames, height, width], 0);
 const { MaskScheduler } = await import('../../packages/scheduler/dist/index.js');
@@ -69,9 +79,11 @@ async function timeMode(attention) {
   await forward(0);
   if (attention === 'mod') await forward(1);
   const times = [];
+  const enqueue = [];
   for (let i = 0; i < iters; i++) {
     const t = performance.now();
     await forward(attention === 'mod' ? 2 + i : 0);
+    enqueue.push(lastRead - t);
     await backend.sync();
     times.push(performance.now() - t);
   }
@@ -90,6 +102,7 @@ async function timeMode(attention) {
     loadMs: Math.round(loadMs),
     forwardMs: times.map((t) => Math.round(t * 10) / 10),
     forwardMsMedian: Math.round(sorted[Math.floor(sorted.length / 2)] * 10) / 10,
+    enqueueMs: enqueue.map((t) => Math.round(t * 10) / 10),
     // device bytes (CUDA): live tensors and allocator reservation, peaks over this mode's forwards (weights included)
     ...(backend.memoryStats ? { memory: backend.memoryStats } : {}),
     ...(config.layers < fullConfig.layers ? { layers: config.layers, omittedBlockBytes: omittedBlockBytes() } : {}),

@@ -96,3 +96,20 @@ extern "C" __global__ void map_counts_to_fraction(const unsigned* counts, float*
   const int rows = min(mapBs, tokQ - I * mapBs), cols = min(mapBs, tokK - J * mapBs);
   map[i] = (float)counts[i] / (float)(rows * cols);
 }
+
+// Map blocks outside map.within read NaN (the mma.sync and simple kernels count every block;
+// the sm90 map kernel skips them itself). Membership by binary search in the CSR row.
+extern "C" __global__ void map_outside_nan(float* map, long long n, int H, int nQm, int nKm, const int* rowPtr,
+                                           const int* colIdx, int nQmask) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int J = (int)(i % nKm), I = (int)((i / nKm) % nQm), h = (int)((i / ((long long)nKm * nQm)) % H);
+  const int r = h * nQmask + I, end = rowPtr[r + 1];
+  int lo = rowPtr[r], hi = end;
+  while (lo < hi) {
+    const int mid = (lo + hi) >> 1;
+    if (colIdx[mid] < J) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == end || colIdx[lo] != J) map[i] = __int_as_float(0x7fc00000);
+}

@@ -32,7 +32,8 @@
 // keeps two score accumulators (the QK^T of the next block runs while this one is counted),
 // counts its rows in registers, reduces per warp (redux) and adds the warp's count to the block's
 // integer count in the map row with a fire-and-forget atomic; the counts become fractions once
-// per chunk of blocks.
+// per chunk of blocks. With map.within (the launch's CSR in a map kernel) blocks outside it are
+// written NaN and never rechecked: a refresh step recounts only the blocks its mask computes.
 #include <stdint.h>
 
 #include "element_io.cuh"
@@ -242,9 +243,10 @@ struct Barriers {
   uint64_t full[SLOTS], empty[SLOTS];
   int gKey;                       // ordered key of G (map)
   uint32_t recheck[MASK_WORDS];   // bit j: block c0 + j of the current chunk is rechecked
+  uint32_t within[MASK_WORDS];    // bit j: block c0 + j is in map.within (when given)
 };
-static_assert(sizeof(Barriers) <= 256, "the host reserves 256 bytes for the barriers");
-constexpr int SMEM_BYTES = 1024 /* alignment slack */ + (1 + 2 * STAGES) * TILE + 256;
+static_assert(sizeof(Barriers) <= 512, "the host reserves 512 bytes for the barriers");
+constexpr int SMEM_BYTES = 1024 /* alignment slack */ + (1 + 2 * STAGES) * TILE + 512;
 static_assert(SMEM_BYTES <= 227 * 1024, "shared memory beyond the H100's per-block opt-in limit");
 
 template <typename T, bool MAP>
@@ -269,11 +271,22 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
   auto emptyV = [&](int s) { return empty(STAGES + s); };
 
   const int tid = threadIdx.x, wg = tid >> 7;
-  const int bh = blockIdx.y, b = bh / H, h = bh % H;
-  const int qBlock = blockIdx.x, q0 = qBlock * BR;
+  int bh = blockIdx.y, qBlock = blockIdx.x;
+  if (!MAP && rowPtr) {
+    // sparse: the c-th CTA runs the c-th row of the CTA order appended to the CSR (longest rows
+    // first, see attention.cu), so that short rows fill the last wave (gridDim.x == nQmask)
+    const int rows = H * nQmask;
+    const int lin = blockIdx.y * gridDim.x + blockIdx.x;
+    const int r = rowPtr[rows + 1 + lin % rows];
+    bh = lin / rows * H + r / nQmask;
+    qBlock = r % nQmask;
+  }
+  const int b = bh / H, h = bh % H;
+  const int q0 = qBlock * BR;
 
-  Sweep sw{colIdx, 0, 0, 0};
-  if (rowPtr) {
+  // a map launch's CSR is map.within (the blocks that need values), not a sparse sweep
+  Sweep sw{MAP ? nullptr : colIdx, 0, 0, 0};
+  if (!MAP && rowPtr) {
     const int r = h * nQmask + qBlock;
     sw.beg = rowPtr[r];
     sw.nTiles = rowPtr[r + 1] - sw.beg;
@@ -580,16 +593,31 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
     wgmmaCommit();
   };
   int r = 0;  // recheck tile position
+  const int wBeg = rowPtr ? rowPtr[h * nQmask + qBlock] : 0, wEnd = rowPtr ? rowPtr[h * nQmask + qBlock + 1] : 0;
   for (int c0 = 0; c0 < nKm; c0 += CHUNK) {
-    // blocks the bound settles get 1 now; the others get a bit in the mask and a count of 0
+    if (rowPtr) {
+      for (int w = ct; w < MASK_WORDS; w += 256) bars.within[w] = 0u;
+      namedBarrier(1, 256);
+      for (int e = wBeg + ct; e < wEnd; e += 256) {
+        const int j = colIdx[e] - c0;
+        if (j >= 0 && j < CHUNK) atomicOr(&bars.within[j >> 5], 1u << (j & 31));
+      }
+      namedBarrier(1, 256);
+    }
+    // blocks outside map.within get NaN, blocks the bound settles 1 now; the others get a bit
+    // in the recheck mask and a count of 0
     for (int w = ct >> 5; w < MASK_WORDS; w += CONSUMER_WARPS) {
       const int J = c0 + w * 32 + lane;
       bool re = false;
       if (J < nKm) {
-        const float x = orderedFloat(__ldcg(mapCount + J));
-        re = !(x < G);
-        if (re) __stcg(mapCount + J, 0);
-        else __stcg(mapRow + J, 1.f);
+        if (rowPtr && !((bars.within[w] >> lane) & 1u)) {
+          __stcg(mapRow + J, __int_as_float(0x7fc00000));
+        } else {
+          const float x = orderedFloat(__ldcg(mapCount + J));
+          re = !(x < G);
+          if (re) __stcg(mapCount + J, 0);
+          else __stcg(mapRow + J, 1.f);
+        }
       }
       const uint32_t bits = __ballot_sync(0xffffffffu, re);
       if (lane == 0) bars.recheck[w] = bits;

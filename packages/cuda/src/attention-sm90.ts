@@ -16,8 +16,8 @@ const THREADS = 384;
 const BLOCK = 128;
 /** K/V pipeline depth (SM90_STAGES in the .cu). */
 const STAGES = 2;
-/** SMEM_BYTES of attention_sm90.cu: 1024 alignment slack, Q + STAGES K and V tiles of 128 x 128 x 2 bytes, 256 for the mbarriers and the map's recheck mask. */
-const SHARED_BYTES = 1024 + (1 + 2 * STAGES) * BLOCK * 128 * 2 + 256;
+/** SMEM_BYTES of attention_sm90.cu: 1024 alignment slack, Q + STAGES K and V tiles of 128 x 128 x 2 bytes, 512 for the mbarriers and the map's recheck and within masks. */
+const SHARED_BYTES = 1024 + (1 + 2 * STAGES) * BLOCK * 128 * 2 + 512;
 
 /**
  * The wgmma (FlashAttention-3 style) kernels for compute capability 9.0: f16/bf16, head_dim

@@ -561,9 +561,14 @@ export class CudaBackend implements Backend {
     const [qc, kc, vc] = [operand(q), operand(k), operand(v)];
     // element strides of batch, head and token of q, k, v, out: the kernels' last 12 arguments
     const strides: KernelArg[] = [qc, kc, vc, out].flatMap((t) => t.strides.slice(0, 3).map((s) => ({ i64: s })));
-    const csr = mask ? this.deviceCsr(mask) : undefined;
+    // the sm90 map kernel takes map.within as its CSR and skips the blocks outside it; the other
+    // map kernels count every block and a post-pass writes NaN there
+    const within = map?.within;
+    const withinNative = within !== undefined && kernel.kind === 'flash' && kernel.module === 'attention_sm90';
+    const csrMask = mask ?? (withinNative ? within : undefined);
+    const csr = csrMask ? this.deviceCsr(csrMask) : undefined;
     const maskArgs: KernelArg[] = csr
-      ? [{ ptr: csr.rowPtr.ptr }, { ptr: csr.colIdx.ptr }, { i32: mask!.blockSize }, { i32: mask!.nQ }]
+      ? [{ ptr: csr.rowPtr.ptr }, { ptr: csr.colIdx.ptr }, { i32: csrMask!.blockSize }, { i32: csrMask!.nQ }]
       : [NULL_PTR, NULL_PTR, { i32: 128 }, { i32: 0 }];
     const mapGeom: KernelArg[] = [{ i32: map?.bs ?? 128 }, { i32: map?.tq ?? 0 }, { i32: map?.tk ?? 0 }];
     if (kernel.kind === 'flash') {
@@ -584,6 +589,12 @@ export class CudaBackend implements Backend {
         ]);
         counts.dispose();
       }
+    }
+    if (within && mapOut && map && !withinNative) {
+      const w = this.deviceCsr(within);
+      this.kernels.launch('attention_simple', 'map_outside_nan', { grid: [Math.ceil(mapOut.size / THREADS)], block: THREADS }, [
+        this.arg(mapOut), { i64: mapOut.size }, { i32: H }, { i32: map.nQ }, { i32: map.nK }, { ptr: w.rowPtr.ptr }, { ptr: w.colIdx.ptr }, { i32: within.nQ },
+      ]);
     }
     for (const [c, t] of [[qc, q], [kc, k], [vc, v]]) if (c !== t) c.dispose();
     if (mapOut) this.markReady(mapOut);

@@ -40,6 +40,14 @@ export interface DenoiseOptions {
   sparsity?: (step: number) => number | undefined;
   /** Sees the latent after each step (0-based), e.g. to compare runs step by step. */
   onStep?: (step: number, latent: Float32Array) => void;
+  /**
+   * Calls the model for both guidance branches at once (both promises in flight) instead of
+   * one after the other. For models that only enqueue GPU work until they read their output
+   * (the Wan adapter), the device then runs the uncond branch right after the cond one,
+   * while the host reads and checks the first result. The model must allow overlapping
+   * calls for different branches. Default false.
+   */
+  concurrentBranches?: boolean;
 }
 
 /** What {@link denoise} returns. */
@@ -65,12 +73,12 @@ export async function denoise(opts: DenoiseOptions): Promise<DenoiseResult> {
   const sparsity: (number | undefined)[] = [];
   let x = noise;
   for (let i = 0; i < schedule.steps; i++) {
-    const call = (branch: Branch): Promise<Float32Array> => {
+    // async: a model that throws synchronously rejects like one that fails later
+    const call = async (branch: Branch): Promise<Float32Array> => {
       if (signal?.aborted) throw new DenoiseCancelledError(i, signal.reason);
       return checked(model(x, { step: i, timestep: schedule.timesteps[i], sigma: schedule.sigmas[i], branch, signal }), x.length, i, branch);
     };
-    const vCond = await call(COND);
-    const v = guidance === 1 ? vCond : guide(vCond, await call(UNCOND), guidance);
+    const v = guidance === 1 ? await call(COND) : guide(...(await branches(call, opts.concurrentBranches ?? false)), guidance);
     x = sampler.step(i, x, v);
     opts.onStep?.(i, x);
     const s = opts.sparsity?.(i);
@@ -80,6 +88,17 @@ export async function denoise(opts: DenoiseOptions): Promise<DenoiseResult> {
     opts.onProgress?.(ev);
   }
   return { latent: x, stepMs, sparsity };
+}
+
+/** Both branches' velocities, [cond, uncond]; concurrent calls both settle before an error is rethrown, so no call outlives the loop. */
+async function branches(call: (b: Branch) => Promise<Float32Array>, concurrent: boolean): Promise<[Float32Array, Float32Array]> {
+  if (!concurrent) {
+    const vCond = await call(COND);
+    return [vCond, await call(UNCOND)];
+  }
+  const settled = await Promise.allSettled([call(COND), call(UNCOND)]);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<Float32Array>).value) as [Float32Array, Float32Array];
 }
 
 function makeSampler(s: 'unipc' | 'euler' | Sampler, schedule: FlowSchedule): Sampler {

@@ -28,11 +28,14 @@ export class UniPCSampler implements Sampler {
   private readonly order: 1 | 2;
   private readonly corrector: boolean;
   /** x0 predictions of the last two steps, newest last. */
-  private readonly history: Float32Array[] = [];
-  /** The sample the last predictor started from, and that predictor's order. */
+  private history: Float32Array[] = [];
+  /** The sample the last predictor started from (the caller's latent or `corrected`), and that predictor's order. */
   private lastSample: Float32Array | null = null;
   private lastOrder = 0;
   private next = 0;
+  /** Owned buffers reused across steps (a video latent is millions of values): three x0 slots, one corrected sample. */
+  private readonly spare: Float32Array[] = [];
+  private corrected: Float32Array | null = null;
 
   constructor(
     readonly schedule: FlowSchedule,
@@ -43,61 +46,87 @@ export class UniPCSampler implements Sampler {
     if (this.order !== 1 && this.order !== 2) throw new PipelineOptionError(`unipc: order must be 1 or 2, got ${String(this.order)}`);
   }
 
+  /**
+   * One pass over the latent: the new x0 prediction mT = x - sigma v, the corrected sample
+   * (from the last sample and mT), and the predictor's output, each rounded to float32 where
+   * Wan stores it. Lower-order terms are written as zero-weight differences of equal arrays.
+   */
   step(i: number, xIn: Float32Array, v: Float32Array): Float32Array {
     checkStep(this, i, xIn, v, this.next);
     this.next++;
-    const sig = this.schedule.sigmas;
     const n = xIn.length;
-    const m = new Float32Array(n);
-    for (let j = 0; j < n; j++) m[j] = xIn[j] - sig[i] * v[j];
-
-    let x = xIn;
-    if (i > 0 && this.corrector) x = this.correct(i, m);
-
-    this.history.push(m);
-    if (this.history.length > 2) this.history.shift();
+    const s0 = this.schedule.sigmas[i];
+    const cor = i > 0 && this.corrector ? this.correctorWeights(i) : null;
     const order = Math.min(this.order, this.schedule.steps - i, i + 1);
-    this.lastSample = x;
+    const pre = this.predictorWeights(i, order);
+    const mT = this.slot(n);
+    // m0 / m1: the last two x0 predictions; absent ones stand in as equal arrays under zero weights
+    const m0 = this.history[this.history.length - 1] ?? mT;
+    const m1 = this.history[this.history.length - 2] ?? m0;
+    const last = this.lastSample as Float32Array;
+    const xc = cor ? this.correctedBuffer(n) : xIn;
+    const out = new Float32Array(n);
+    const [pa, pc0, pcD] = pre;
+    // two loops so that the hot one has no branch and only scalar locals
+    if (cor) {
+      const [ca, cc0, ccD, ccT] = cor;
+      for (let j = 0; j < n; j++) {
+        const mt = Math.fround(xIn[j] - s0 * v[j]);
+        mT[j] = mt;
+        const b = m0[j];
+        const x = Math.fround(ca * last[j] + cc0 * b + ccD * (m1[j] - b) + ccT * (mt - b));
+        xc[j] = x;
+        out[j] = pa * x + pc0 * mt + pcD * (b - mt);
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        const mt = Math.fround(xIn[j] - s0 * v[j]);
+        mT[j] = mt;
+        out[j] = pa * xIn[j] + pc0 * mt + pcD * (m0[j] - mt);
+      }
+    }
+    if (this.history.length === 2) this.spare.push(this.history[0]);
+    this.history = [...this.history.slice(-1), mT];
+    this.lastSample = xc;
     this.lastOrder = order;
-    return this.predict(i, x, order);
+    return out;
   }
 
-  /** UniP from sigma_i to sigma_{i+1}; history's last entry is m_i. */
-  private predict(i: number, x: Float32Array, order: number): Float32Array {
+  /** A free x0 slot (never one the history still holds). */
+  private slot(n: number): Float32Array {
+    const s = this.spare.pop();
+    return s && s.length === n ? s : new Float32Array(n);
+  }
+
+  /** The owned corrected-sample buffer: the corrector reads lastSample[j] before writing [j], so it may be lastSample itself. */
+  private correctedBuffer(n: number): Float32Array {
+    if (!this.corrected || this.corrected.length !== n) this.corrected = new Float32Array(n);
+    return this.corrected;
+  }
+
+  /** Predictor x' = a x + c0 m0 + cD (m1 - m0), m0 the new x0 prediction, as [a, c0, cD]. */
+  private predictorWeights(i: number, order: number): [number, number, number] {
     const sig = this.schedule.sigmas;
     const st = sig[i + 1];
     const s0 = sig[i];
-    const m0 = this.history[this.history.length - 1];
-    const out = new Float32Array(x.length);
-    if (st === 0) {
-      // lambda_t = +inf: h_phi_1 = B_h = -1, sigma_t / sigma_s0 = 0, so the update is the x0 prediction.
-      out.set(m0);
-      return out;
-    }
+    // lambda_t = +inf: h_phi_1 = B_h = -1, sigma_t / sigma_s0 = 0, so the update is the x0 prediction.
+    if (st === 0) return [0, 1, 0];
     const h = lambda(st) - lambda(s0);
     const hPhi1 = Math.expm1(-h);
     const bh = hPhi1;
     const a = st / s0;
     const c0 = -(1 - st) * hPhi1;
-    if (order === 1) {
-      for (let j = 0; j < x.length; j++) out[j] = a * x[j] + c0 * m0[j];
-      return out;
-    }
+    if (order === 1) return [a, c0, 0];
     // order 2: D1 = (m_{i-1} - m_i) / r with r = (lambda_{i-1} - lambda_i) / h, weight rho_p = 1/2.
-    const m1 = this.history[this.history.length - 2];
     const r = (lambda(sig[i - 1]) - lambda(s0)) / h;
-    const cD = (-(1 - st) * bh * 0.5) / r;
-    for (let j = 0; j < x.length; j++) out[j] = a * x[j] + c0 * m0[j] + cD * (m1[j] - m0[j]);
-    return out;
+    return [a, c0, (-(1 - st) * bh * 0.5) / r];
   }
 
-  /** UniC: corrects the sample at sigma_i with the new x0 prediction mT, using the last predictor's order. */
-  private correct(i: number, mT: Float32Array): Float32Array {
+  /** Corrector x_c = a x + c0 m0 + cD (m1 - m0) + cT (mT - m0) on the last sample, as [a, c0, cD, cT]. */
+  private correctorWeights(i: number): [number, number, number, number] {
     const sig = this.schedule.sigmas;
     const st = sig[i];
     const s0 = sig[i - 1];
-    const x = this.lastSample as Float32Array;
-    const m0 = this.history[this.history.length - 1];
     const h = lambda(st) - lambda(s0);
     const hh = -h;
     const hPhi1 = Math.expm1(hh);
@@ -105,13 +134,8 @@ export class UniPCSampler implements Sampler {
     const a = st / s0;
     const c0 = -(1 - st) * hPhi1;
     const cB = -(1 - st) * bh;
-    const out = new Float32Array(x.length);
-    if (this.lastOrder === 1) {
-      for (let j = 0; j < x.length; j++) out[j] = a * x[j] + c0 * m0[j] + cB * 0.5 * (mT[j] - m0[j]);
-      return out;
-    }
+    if (this.lastOrder === 1) return [a, c0, 0, cB * 0.5];
     // order 2: solve [[1, 1], [r, 1]] rho = [g1, 2 g2] / B_h with g1 = h_phi_1/hh - 1, g2 = g1/hh - 1/2.
-    const m1 = this.history[this.history.length - 2];
     const r = (lambda(sig[i - 2]) - lambda(s0)) / h;
     const g1 = hPhi1 / hh - 1;
     const g2 = g1 / hh - 0.5;
@@ -119,9 +143,6 @@ export class UniPCSampler implements Sampler {
     const b2 = (2 * g2) / bh;
     const rhoD = (b1 - b2) / (1 - r);
     const rhoT = b1 - rhoD;
-    const cD = (cB * rhoD) / r;
-    const cT = cB * rhoT;
-    for (let j = 0; j < x.length; j++) out[j] = a * x[j] + c0 * m0[j] + cD * (m1[j] - m0[j]) + cT * (mT[j] - m0[j]);
-    return out;
+    return [a, c0, (cB * rhoD) / r, cB * rhoT];
   }
 }

@@ -53,6 +53,38 @@ describe('denoise', () => {
     expect(noise).toEqual(seededNoise([1, n], 9)); // input untouched
   });
 
+  it('concurrent branches: both calls in flight at once, the same latents, errors after both settle', async () => {
+    const n = 31;
+    const schedule = flowSchedule({ steps: 5, shift: 3 });
+    const noise = seededNoise([1, n], 2);
+    const field = branchModel(n, []);
+    let inFlight = 0;
+    let overlap = 0;
+    // each call yields to the event loop before answering, as a GPU read-back does
+    const slow = async (x: Float32Array, call: ModelCall) => {
+      inFlight++;
+      overlap = Math.max(overlap, inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      return field(x, call);
+    };
+    const seq = await denoise({ model: slow, schedule, noise, guidance: 3 });
+    expect(overlap).toBe(1);
+    const con = await denoise({ model: slow, schedule, noise, guidance: 3, concurrentBranches: true });
+    expect(overlap).toBe(2);
+    expect(Array.from(con.latent)).toEqual(Array.from(seq.latent));
+
+    let settled = 0;
+    const failing = async (x: Float32Array, call: ModelCall) => {
+      if (call.branch === COND) throw new Error('cond failed');
+      await new Promise((r) => setTimeout(r, 5));
+      settled++;
+      return field(x, call);
+    };
+    await expect(denoise({ model: failing, schedule, noise, concurrentBranches: true })).rejects.toThrow('cond failed');
+    expect(settled).toBe(1); // the uncond call finished before denoise rejected
+  });
+
   it('runs the cond branch only at guidance 1 and reports progress with sparsity', async () => {
     const calls: ModelCall[] = [];
     const schedule = flowSchedule({ steps: 4, shift: 3 });

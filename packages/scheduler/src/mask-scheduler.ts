@@ -22,8 +22,12 @@ import { stepKind } from './step-plan.js';
 /** What the attention call at a site must do. */
 export type AttentionPlan =
   | { kind: 'dense' }
-  /** Dense attention that also emits the block sparsity map of the first `tokens` (video) tokens; pass it to observe(). */
-  | { kind: 'dense+map'; tau: number; blockSize: number; tokens: number }
+  /**
+   * Dense attention that also emits the block sparsity map of the first `tokens` (video)
+   * tokens; pass it to observe(). At refresh steps `within` is the active mask: observe()
+   * reads the map only on its blocks, so pass it on as `map.within` to skip the rest.
+   */
+  | { kind: 'dense+map'; tau: number; blockSize: number; tokens: number; within?: BlockMask }
   /** Block-sparse attention under `mask` (video + text tokens). */
   | { kind: 'sparse'; mask: BlockMask };
 
@@ -84,7 +88,8 @@ export class MaskScheduler {
     if (kind === 'dense') return { kind };
     if (kind === 'sparse') return { kind, mask: st.mask as BlockMask };
     st.pending = step;
-    return { kind, tau: this.config.tau, blockSize: this.layout.blockSize, tokens: this.layout.videoTokens };
+    const map = { kind, tau: this.config.tau, blockSize: this.layout.blockSize, tokens: this.layout.videoTokens } as const;
+    return step >= m ? { ...map, within: st.mask as BlockMask } : map;
   }
 
   /**

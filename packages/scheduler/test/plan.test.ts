@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, ShapeError } from '@mod-dit/tensor';
+import { type BlockMask, Rng, ShapeError } from '@mod-dit/tensor';
 import { InvalidOptionError } from '@mod-dit/predictor';
 import { MaskScheduler, ScheduleOrderError, modelDefaults, type SchedulerConfig } from '../src/index.js';
 
@@ -32,16 +32,25 @@ describe('step plan', () => {
   it('matches the spec for every step, per layer and branch; layer 0 of Wan is always dense', () => {
     const s = new MaskScheduler(config());
     const seen: Record<string, string> = {};
+    const active: Record<string, BlockMask> = {};
     for (let step = 0; step < 50; step++)
       for (const layer of [0, 1, 2])
         for (const branch of ['cond', 'uncond']) {
           const plan = s.plan({ step, layer, branch });
-          seen[`${layer}/${branch}`] = (seen[`${layer}/${branch}`] ?? '') + letter[plan.kind];
+          const site = `${layer}/${branch}`;
+          seen[site] = (seen[site] ?? '') + letter[plan.kind];
           if (plan.kind === 'dense+map') {
-            expect(plan).toEqual({ kind: 'dense+map', tau: 1e-4, blockSize: 64, tokens: 1000 });
+            const { within, ...request } = plan;
+            expect(request).toEqual({ kind: 'dense+map', tau: 1e-4, blockSize: 64, tokens: 1000 });
+            // warm-up maps are whole; a refresh needs only the blocks of the mask it refreshes
+            if (step < 12) expect(within).toBeUndefined();
+            else expect(within).toBe(active[site]);
             s.observe({ step, layer, branch }, map(step * 100 + layer * 10 + (branch === 'cond' ? 1 : 2)));
           }
-          if (plan.kind === 'sparse') expect(plan.mask.heads).toBe(heads);
+          if (plan.kind === 'sparse') {
+            expect(plan.mask.heads).toBe(heads);
+            active[site] = plan.mask;
+          }
         }
     for (const branch of ['cond', 'uncond']) {
       expect(seen[`0/${branch}`]).toBe('D'.repeat(50));
@@ -49,6 +58,28 @@ describe('step plan', () => {
       expect(seen[`2/${branch}`]).toBe(EXPECTED);
     }
     expect([...EXPECTED].filter((c) => c !== 'S').length).toBe(15);
+  });
+
+  it('a refresh map that is NaN outside `within` issues the same masks as the whole map', () => {
+    const whole = new MaskScheduler(config({ recordMasks: true }));
+    const partial = new MaskScheduler(config({ recordMasks: true }));
+    for (let step = 0; step < 50; step++) {
+      const a = whole.plan({ step, layer: 1 });
+      const b = partial.plan({ step, layer: 1 });
+      if (a.kind !== 'dense+map' || b.kind !== 'dense+map') continue;
+      const m = map(step + 7);
+      const cut = m.slice();
+      if (b.within) {
+        const inside = b.within.toDense();
+        let outside = 0;
+        for (let i = 0; i < cut.length; i++) if (!inside[i]) (cut[i] = NaN), outside++;
+        expect(outside).toBeGreaterThan(0);
+      }
+      whole.observe({ step, layer: 1 }, m);
+      partial.observe({ step, layer: 1 }, cut);
+    }
+    expect(partial.maskLog.length).toBe(4);
+    for (const [i, r] of whole.maskLog.entries()) expect(partial.maskLog[i].mask.colIdx).toEqual(r.mask.colIdx);
   });
 
   it('other warm-up and interval values follow the same rule', () => {

@@ -66,6 +66,13 @@ export interface SparsityMapRequest {
   blockSize: number;
   /** The map covers the first `tokens` query and key tokens (the video part); default all. */
   tokens?: number;
+  /**
+   * Only the blocks active in this mask need values (MOD-DiT's refresh step merges the fresh
+   * map under the active mask and discards the rest). A mask for the whole call (heads, Lq,
+   * Lk) with the map's block size; map blocks it leaves inactive read NaN on every backend,
+   * and backends skip their counting work.
+   */
+  within?: BlockMask;
 }
 
 /** Options of {@link Backend.attention}. */

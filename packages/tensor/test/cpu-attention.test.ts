@@ -189,6 +189,17 @@ describe('cpu attention', () => {
           }
       expect(spread).toBeGreaterThan(0); // the data really straddles tau
       expectRounded(await values(r.out), ref.out, 'f32', 1e-12, 'out with map');
+      // within a mask: the same values on its blocks, NaN on the others
+      const grid = new Uint8Array(H * Math.ceil(Lq / bs) * Math.ceil(Lk / bs)).map(() => (rng.uniform() < 0.5 ? 1 : 0));
+      const within = BlockMask.fromDense({ heads: H, qLen: Lq, kLen: Lk, blockSize: bs }, grid);
+      const part = await values(b.attention(q.t, k.t, v.t, { map: { tau, blockSize: bs, tokens, within } }).map!);
+      let skipped = 0;
+      for (let i = 0; i < map.length; i++) {
+        const h = Math.floor(i / (nQ * nK)) % H;
+        if (within.isActive(h, Math.floor(i / nK) % nQ, i % nK)) expect(part[i]).toBe(map[i]);
+        else expect(part[i], `block ${i}`).toBeNaN(), skipped++;
+      }
+      expect(skipped).toBeGreaterThan(0);
     });
 
   it('equals the plain scalar float64 loops bit for bit: odd Lk and D, rows not a multiple of 4, several key spans', async () => {
@@ -288,5 +299,7 @@ describe('cpu attention', () => {
     expect(() => b.attention(q, k, k, { mask: BlockMask.full({ heads: 2, qLen: 10, kLen: 10, blockSize: 64 }) })).toThrow(/kLen=10/);
     expect(() => b.attention(q, k, k, { mask: BlockMask.full({ heads: 2, qLen: 10, kLen: 12, blockSize: 64 }), map: { tau: 1e-4, blockSize: 64 } })).toThrow(/cannot be combined/);
     expect(() => b.attention(q, k, k, { map: { tau: 1e-4, blockSize: 64, tokens: 11 } })).toThrow(/map.tokens/);
+    expect(() => b.attention(q, k, k, { map: { tau: 1e-4, blockSize: 128, within: BlockMask.full({ heads: 2, qLen: 10, kLen: 12, blockSize: 64 }) } })).toThrow(/map.within has block size 64/);
+    expect(() => b.attention(q, k, k, { map: { tau: 1e-4, blockSize: 64, within: BlockMask.full({ heads: 1, qLen: 10, kLen: 12, blockSize: 64 }) } })).toThrow(/map.within is for heads=1/);
   });
 });

@@ -180,7 +180,7 @@ export class WanModel {
       const q = this.rope(b.rmsNorm(this.linear(h, `blocks.${i}.self_attn.q`), W('self_attn.norm_q.weight'), c.eps), grid);
       const k = this.rope(b.rmsNorm(this.linear(h, `blocks.${i}.self_attn.k`), W('self_attn.norm_k.weight'), c.eps), grid);
       const v = this.heads(this.linear(h, `blocks.${i}.self_attn.v`));
-      const opts = plan.kind === 'sparse' ? { mask: plan.mask } : plan.kind === 'dense+map' ? { map: { tau: plan.tau, blockSize: plan.blockSize, tokens: plan.tokens } } : {};
+      const opts = plan.kind === 'sparse' ? { mask: plan.mask } : plan.kind === 'dense+map' ? { map: { tau: plan.tau, blockSize: plan.blockSize, tokens: plan.tokens, within: plan.within } } : {};
       return this.time('self-attention', () => b.attention(q, k, v, opts));
     });
     att.lse.dispose();

@@ -116,6 +116,9 @@ export async function runWan(o: WanRunOptions): Promise<WanRunResult> {
       signal: o.signal,
       onProgress: o.onProgress,
       sparsity: stepSparsity,
+      // the device runs the uncond forward right behind the cond one; profiling keeps them apart
+      // so that each op's barrier times one forward's op
+      concurrentBranches: !o.profile,
     });
     return {
       latent: res.latent,

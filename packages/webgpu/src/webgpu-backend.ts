@@ -612,16 +612,19 @@ export class WebGPUBackend implements Backend {
         const m = this.alloc([B, H, map.nQ, map.nK], 'f32');
         result.map = m;
         const mo = this.operand(m, [map.nQ * map.nK], map.nQ * map.nK);
-        const mops = [qo, ko, lo, mo];
+        // map.within as a bitset [H * within.nQ, words]; without it one unused word is bound
+        const w = map.within;
+        const bits = w ? w.toBitset() : new Uint32Array(1);
+        const wo = WebGPUBackend.rawOperand(this.transientInts(new Int32Array(bits.buffer)), bits.length, 1);
         this.run(
           sparsityMapSpec({ dtype: q.dtype, headDim: D }),
           heads,
-          mops,
+          [qo, ko, lo, mo, wo],
           (c, rel) =>
             new UniformParams()
               .u32(Lq, Lk, map.tq, map.tk, map.nQ, map.nK, c.start, map.bs)
               .f32(scale, map.lnTau)
-              .u32(rel[0], rel[1], rel[2], rel[3])
+              .u32(rel[0], rel[1], rel[2], rel[3], w ? 1 : 0, H, w?.nQ ?? 0, w ? Math.ceil(w.nK / 32) : 0, 0x7fc00000)
               .build(),
           (c) => [map.nQ, c.count],
         );

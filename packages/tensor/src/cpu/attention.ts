@@ -20,22 +20,28 @@ export interface SparsityMapPlan {
   tk: number;
   nQ: number;
   nK: number;
+  /** Only these blocks get values; the others read NaN. */
+  within?: BlockMask;
 }
 
-function planMap(req: SparsityMapRequest, lq: number, lk: number): SparsityMapPlan {
+function planMap(req: SparsityMapRequest, heads: number, lq: number, lk: number): SparsityMapPlan {
   const tau = checkNumber('attention', 'map.tau', req.tau, (t) => t > 0 && t <= 1, 'a probability in (0, 1]');
   const bs = checkNumber('attention', 'map.blockSize', req.blockSize, isPositiveInt, 'a positive integer');
   const cap = Math.min(lq, lk);
   const tokens = req.tokens === undefined ? undefined : checkNumber('attention', 'map.tokens', req.tokens, (t) => isPositiveInt(t) && t <= cap, `an integer in [1, min(Lq, Lk) = ${cap}]`);
   const tq = tokens ?? lq;
   const tk = tokens ?? lk;
-  return { lnTau: Math.log(tau), bs, tq, tk, nQ: Math.ceil(tq / bs), nK: Math.ceil(tk / bs) };
+  const plan: SparsityMapPlan = { lnTau: Math.log(tau), bs, tq, tk, nQ: Math.ceil(tq / bs), nK: Math.ceil(tk / bs) };
+  if (req.within === undefined) return plan;
+  const within = checkMask(req.within, heads, lq, lk, 'map.within');
+  if (within.blockSize !== bs) throw new BlockMaskError(`attention: map.within has block size ${within.blockSize}, the map ${bs}`);
+  return { ...plan, within };
 }
 
-function checkMask(mask: unknown, h: number, lq: number, lk: number): BlockMask {
-  if (!(mask instanceof BlockMask)) throw new BlockMaskError('attention: mask must be a BlockMask');
+function checkMask(mask: unknown, h: number, lq: number, lk: number, what = 'mask'): BlockMask {
+  if (!(mask instanceof BlockMask)) throw new BlockMaskError(`attention: ${what} must be a BlockMask`);
   if (mask.heads !== h || mask.qLen !== lq || mask.kLen !== lk)
-    throw new BlockMaskError(`attention: mask is for heads=${mask.heads}, qLen=${mask.qLen}, kLen=${mask.kLen}; q/k give heads=${h}, Lq=${lq}, Lk=${lk}`);
+    throw new BlockMaskError(`attention: ${what} is for heads=${mask.heads}, qLen=${mask.qLen}, kLen=${mask.kLen}; q/k give heads=${h}, Lq=${lq}, Lk=${lk}`);
   return mask;
 }
 
@@ -73,7 +79,7 @@ export function validateAttention(backend: Backend, q: Tensor, k: Tensor, v: Ten
   if (opts.mask !== undefined && opts.map !== undefined)
     throw new BlockMaskError('attention: mask and map cannot be combined: the sparsity map needs a dense pass over all keys');
   const mask = opts.mask === undefined ? undefined : checkMask(opts.mask, H, Lq, Lk);
-  const map = opts.map === undefined ? undefined : planMap(opts.map, Lq, Lk);
+  const map = opts.map === undefined ? undefined : planMap(opts.map, H, Lq, Lk);
   return { B, H, Lq, Lk, D, scale, mask, map };
 }
 
@@ -85,7 +91,8 @@ export function validateAttention(backend: Backend, q: Tensor, k: Tensor, v: Ten
  * Semantics (all backends): keys in inactive mask blocks are excluded from the softmax;
  * a row with no active key outputs 0 with lse -Infinity. The map counts, over the first
  * `tokens` queries and keys, the entries with s_ij - lse_i < ln(tau) decided in float64,
- * where lse is over ALL keys, divided by the real (unpadded) entries of each block.
+ * where lse is over ALL keys, divided by the real (unpadded) entries of each block; blocks
+ * outside `map.within` read NaN.
  */
 export function attention(backend: Backend, make: MakeTensor, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): AttentionResult {
   const { B, H, Lq, Lk, D, scale, mask, map: plan } = validateAttention(backend, q, k, v, opts);
@@ -136,7 +143,7 @@ export function attention(backend: Backend, make: MakeTensor, q: Tensor, k: Tens
       const qb = Math.floor(i / plan.nK) % plan.nQ;
       const kb = i % plan.nK;
       const real = Math.min(plan.bs, plan.tq - qb * plan.bs) * Math.min(plan.bs, plan.tk - kb * plan.bs);
-      map[i] = counts[i] / real;
+      map[i] = plan.within && !plan.within.isActive(Math.floor(i / (plan.nQ * plan.nK)) % H, qb, kb) ? NaN : counts[i] / real;
     }
     result.map = make(map, [B, H, plan.nQ, plan.nK], 'f32');
   }

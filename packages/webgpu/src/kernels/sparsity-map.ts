@@ -17,7 +17,8 @@ export interface MapSpecOptions {
  * s < lse + ln(tau), i.e. p < tau, over the first `tokens` queries and keys. The exact
  * count needs the final LSE, which the attention pass only has at its end; this pass costs
  * about half the FLOPs of the attention. Any block size: rows of a block are taken 64 at a
- * time. Bindings: q, k, lse, map, uniform.
+ * time. With map.within (a bitset) blocks outside it are written NaN and not counted.
+ * Bindings: q, k, lse, map, within, uniform.
  */
 export function sparsityMapSpec(o: MapSpecOptions): KernelSpec {
   const D = o.headDim;
@@ -26,8 +27,10 @@ export function sparsityMapSpec(o: MapSpecOptions): KernelSpec {
     wgsl: () => `${WGSL_CONVERSIONS}${wgslInput('q', 0)}${wgslLoad('q', o.dtype)}${wgslInput('k', 1)}${wgslLoad('k', o.dtype)}
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read_write> map: array<f32>;
-struct U { Lq: u32, Lk: u32, tq: u32, tk: u32, nQ: u32, nK: u32, base: u32, bs: u32, scale: f32, lnTau: f32, offQ: u32, offK: u32, offLse: u32, offMap: u32 }
-@group(0) @binding(4) var<uniform> u: U;
+@group(0) @binding(4) var<storage, read> within: array<u32>;
+struct U { Lq: u32, Lk: u32, tq: u32, tk: u32, nQ: u32, nK: u32, base: u32, bs: u32, scale: f32, lnTau: f32, offQ: u32, offK: u32, offLse: u32, offMap: u32,
+  useWithin: u32, H: u32, wNQ: u32, wWords: u32, nanBits: u32 }
+@group(0) @binding(5) var<uniform> u: U;
 const D = ${D}u;
 var<workgroup> Ks: array<f32, ${BC * D}>;
 var<workgroup> count: atomic<u32>;
@@ -38,7 +41,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let rows = min(u.bs, u.tq - I * u.bs);
   let kv = u.offK + head * u.Lk * D;
   var qr: array<f32, ${D}>;
+  let wRow = ((head % u.H) * u.wNQ + I) * u.wWords;
   for (var J = 0u; J < u.nK; J++) {
+    // uniform per workgroup (read-only storage, workgroup-uniform index): barriers stay legal
+    if (u.useWithin == 1u && ((within[wRow + J / 32u] >> (J % 32u)) & 1u) == 0u) {
+      if (lid == 0u) { map[u.offMap + (head * u.nQ + I) * u.nK + J] = bitcast<f32>(u.nanBits); }
+      continue;
+    }
     let k0 = J * u.bs;
     let k1 = min(u.tk, k0 + u.bs);
     var n = 0u;

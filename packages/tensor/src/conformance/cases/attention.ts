@@ -119,7 +119,7 @@ export function attentionCases(size: SuiteSize): CaseSpec[] {
       },
     },
     {
-      name: 'attention dense + sparsity map, ragged blocks, tokens < L',
+      name: 'attention dense + sparsity map, ragged blocks, tokens < L, within a mask',
       per: 'dtype',
       body: (c) => {
         const [H, L, D] = m ? [2, 2048, 128] : [2, 200, 16];
@@ -129,6 +129,9 @@ export function attentionCases(size: SuiteSize): CaseSpec[] {
         return [
           ...mapChecks(c, 'map block 64', x, { tau: m ? 1e-4 : 1e-3, blockSize: 64 }),
           ...mapChecks(c, 'map block 128, tokens', y, { tau: m ? 1e-4 : 1e-3, blockSize: 128, tokens: L - 13 }),
+          // a refresh step's map: only the blocks of the active mask, the rest NaN
+          ...mapChecks(c, 'map block 64 within a mask', x, { tau: m ? 1e-4 : 1e-3, blockSize: 64, within: randomMask(c.rng, H, L, L, 64, 0.3, 1) }),
+          ...mapChecks(c, 'map block 128, tokens, within a mask', y, { tau: m ? 1e-4 : 1e-3, blockSize: 128, tokens: L - 13, within: randomMask(c.rng, 1, L, L + 37, 128, 0.5) }),
         ];
       },
     },
