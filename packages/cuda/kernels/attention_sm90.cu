@@ -437,9 +437,10 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
         u0 = quadMax(u0);
         u1 = quadMax(u1);
       }
+      // u and n are quad-reduced already: the lanes of a quad agree, so only quads are combined
       float x = fmaxf(inMap0 ? u0 - n0 : -INFINITY, inMap1 ? u1 - n1 : -INFINITY);
 #pragma unroll
-      for (int w = 1; w < 32; w <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, w));
+      for (int w = 4; w < 32; w <<= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, w));
       if (lane == 0) atomicMax(reinterpret_cast<int*>(mapRow) + kb / BC, orderedKey(x));
     }
     // a row with no finite score yet keeps base 0 so exp2(-inf - base) is 0, never NaN

@@ -90,15 +90,27 @@ export async function denoise(opts: DenoiseOptions): Promise<DenoiseResult> {
   return { latent: x, stepMs, sparsity };
 }
 
-/** Both branches' velocities, [cond, uncond]; concurrent calls both settle before an error is rethrown, so no call outlives the loop. */
-async function branches(call: (b: Branch) => Promise<Float32Array>, concurrent: boolean): Promise<[Float32Array, Float32Array]> {
+/**
+ * Both branches' outputs, [cond, uncond]. Concurrent calls both settle before anything is
+ * rethrown, so no call outlives the loop; `discard` frees a fulfilled output when the other failed.
+ */
+export async function branches<T>(call: (b: Branch) => Promise<T>, concurrent: boolean, discard: (v: T) => void = () => {}): Promise<[T, T]> {
   if (!concurrent) {
     const vCond = await call(COND);
-    return [vCond, await call(UNCOND)];
+    try {
+      return [vCond, await call(UNCOND)];
+    } catch (e) {
+      discard(vCond);
+      throw e;
+    }
   }
   const settled = await Promise.allSettled([call(COND), call(UNCOND)]);
-  for (const r of settled) if (r.status === 'rejected') throw r.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<Float32Array>).value) as [Float32Array, Float32Array];
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
+    for (const r of settled) if (r.status === 'fulfilled') discard(r.value);
+    throw failed.reason;
+  }
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value) as [T, T];
 }
 
 function makeSampler(s: 'unipc' | 'euler' | Sampler, schedule: FlowSchedule): Sampler {

@@ -2,6 +2,9 @@ export { flowSchedule, shiftSigma, type FlowSchedule, type FlowScheduleOptions }
 export type { Sampler } from './sampler.js';
 export { EulerSampler } from './euler.js';
 export { UniPCSampler, type UniPCOptions } from './unipc.js';
+export { UniPCWeights, type UniPCStepWeights } from './unipc-weights.js';
+export { deviceSampler, linearCombination, type DeviceSampler } from './device-sampler.js';
+export { denoiseOnDevice, type DeviceDenoiseOptions, type DeviceVelocityModel } from './device-denoise.js';
 export { guide } from './guidance.js';
 export { seededNoise } from './noise.js';
 export { ProgressClock, type ProgressEvent } from './progress.js';

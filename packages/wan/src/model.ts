@@ -1,4 +1,4 @@
-import { scope, type Backend, type DType, type MatmulActivation, type Tensor } from '@mod-dit/tensor';
+import { Tensor, scope, type Backend, type DType, type MatmulActivation } from '@mod-dit/tensor';
 import type { AttentionPlan, Branch, MaskScheduler } from '@mod-dit/scheduler';
 import { ropeSplit, tokenGrid, type LatentShape, type WanConfig } from './config.js';
 import { WanInputError } from './errors.js';
@@ -30,8 +30,8 @@ export interface WanModelOptions {
 
 /** Arguments of one {@link WanModel.forward}. */
 export interface WanForwardArgs {
-  /** Noisy latent [outDim, T, H, W], host float32. */
-  latent: Float32Array;
+  /** Noisy latent [outDim, T, H, W]: host float32, or an f32 tensor on this model's backend ({@link WanModel.forwardTensor}). */
+  latent: Float32Array | Tensor;
   shape: LatentShape;
   /** The (integer) timestep Wan's schedule gives this step. */
   timestep: number;
@@ -101,17 +101,30 @@ export class WanModel {
     return scope(() => this.upload(out, [1, rows, c.dim]));
   }
 
-  /** Velocity (flow) prediction [outDim, T, H, W] for the noisy latent at `timestep`. */
+  /** Velocity (flow) prediction [outDim, T, H, W] for the noisy latent at `timestep`, read back to the host. */
   async forward(a: WanForwardArgs): Promise<Float32Array> {
+    const v = await this.forwardTensor(a);
+    try {
+      return await v.toFloat32();
+    } finally {
+      v.dispose();
+    }
+  }
+
+  /**
+   * The velocity as an f32 tensor [outDim, T, H, W] on the backend (the caller disposes it):
+   * the whole forward is enqueued before it resolves, except where a sparsity map must be read
+   * for the scheduler.
+   */
+  async forwardTensor(a: WanForwardArgs): Promise<Tensor> {
     const c = this.config;
     const b = this.backend;
     const clock = this.opts.clock;
     const t0 = performance.now();
     const before = clock?.total() ?? 0;
     const grid = tokenGrid(c, a.shape);
-    const input = this.inputLatent(a);
     const { h: h0, e, e0 } = scope(() => {
-      const x = this.upload(input, [1, c.inDim, a.shape.frames, a.shape.height, a.shape.width]);
+      const x = this.cast(this.inputLatent(a));
       const tokens = b.patchify(x, { patch: c.patch, channels: 'first' });
       const pw = this.weights.get('patch_embedding.weight');
       const w = pw.reshape([c.dim, pw.size / c.dim]);
@@ -139,14 +152,12 @@ export class WanModel {
       }
       if (pending) await this.observe(pending.site, pending.map);
       pending = undefined;
-      const out = scope(() => {
+      return scope(() => {
         const hm = b.add(this.weights.get('head.modulation'), e.reshape([1, 1, c.dim]));
         const y = b.layerNorm(h, { eps: c.eps, scale: hm.slice(1, 1, 2), shift: hm.slice(1, 0, 1), dtype: this.cdt });
-        return b.unpatchify(this.f32(this.linear(y, 'head.head')), grid, { patch: c.patch, channels: 'last' });
+        const out = b.unpatchify(this.f32(this.linear(y, 'head.head')), grid, { patch: c.patch, channels: 'last' });
+        return out.reshape(out.shape.slice(1));
       });
-      const v = await out.toFloat32();
-      out.dispose();
-      return v;
     } finally {
       pending?.map.dispose();
       h.dispose();
@@ -279,22 +290,24 @@ export class WanModel {
     return this.cast(this.backend.upload(data, shape, F32));
   }
 
-  /** The latent, with the I2V conditioning appended along channels (the outer axis). */
-  private inputLatent(a: WanForwardArgs): Float32Array {
+  /** The latent [1, inDim, T, H, W] f32 on the backend, with the I2V conditioning appended along channels. */
+  private inputLatent(a: WanForwardArgs): Tensor {
     const c = this.config;
     const { frames, height, width } = a.shape;
     const plane = frames * height * width;
-    if (a.latent.length !== c.outDim * plane) throw new WanInputError(`latent: expected [${c.outDim}, ${frames}, ${height}, ${width}] = ${c.outDim * plane} values, got ${a.latent.length}`);
+    const dims = [c.outDim, frames, height, width];
+    const given = a.latent instanceof Tensor ? `${a.latent.dtype} [${a.latent.shape.join(', ')}]` : `${a.latent.length} values`;
+    const ok = a.latent instanceof Tensor ? a.latent.dtype === F32 && a.latent.shape.length === 4 && a.latent.shape.every((d, i) => d === dims[i]) : a.latent.length === c.outDim * plane;
+    if (!ok) throw new WanInputError(`latent: expected [${dims.join(', ')}] (f32, ${c.outDim * plane} values), got ${given}`);
+    const x = (a.latent instanceof Tensor ? a.latent : this.backend.upload(a.latent, dims, F32)).reshape([1, ...dims]);
     const extra = c.inDim - c.outDim;
     if (extra === 0) {
       if (a.condition) throw new WanInputError(`${c.name} takes no conditioning latent y`);
-      return a.latent;
+      return x;
     }
     if (!a.condition || a.condition.length !== extra * plane)
       throw new WanInputError(`y (I2V conditioning): expected [${extra}, ${frames}, ${height}, ${width}] = ${extra * plane} values, got ${a.condition?.length ?? 'none'}`);
-    const x = new Float32Array(c.inDim * plane);
-    x.set(a.latent);
-    x.set(a.condition, a.latent.length);
-    return x;
+    return this.backend.concat([x, this.backend.upload(a.condition, [1, extra, frames, height, width], F32)], 1);
   }
+
 }

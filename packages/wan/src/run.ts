@@ -1,5 +1,5 @@
 import type { Backend } from '@mod-dit/tensor';
-import { denoise, flowSchedule, type ProgressEvent } from '@mod-dit/pipeline';
+import { denoise, denoiseOnDevice, flowSchedule, type ProgressEvent } from '@mod-dit/pipeline';
 import { MaskScheduler, type MaskRecord, type SchedulerConfig } from '@mod-dit/scheduler';
 import { tokenGrid, type LatentShape } from './config.js';
 import { WanInputError } from './errors.js';
@@ -35,6 +35,12 @@ export interface WanRunOptions {
    * asynchronous backends; costs the CPU/GPU overlap. Ignored by backends without syncNow.
    */
   profile?: boolean;
+  /**
+   * 'device': latents, guidance and the sampler stay on the backend (denoiseOnDevice; no host
+   * round trip per step); 'host': the host loop of denoise(), whose checks read every model
+   * output. Default 'device' on GPU backends, 'host' on the CPU backend.
+   */
+  sampling?: 'host' | 'device';
 }
 
 /** Counts of self-attention calls by plan. */
@@ -107,8 +113,7 @@ export async function runWan(o: WanRunOptions): Promise<WanRunResult> {
       const s = perStep.get(step);
       return s && s.n ? s.sum / s.n : 0;
     };
-    const res = await denoise({
-      model: v.velocity,
+    const loop = {
       schedule: flowSchedule({ steps: o.steps, shift: o.shift }),
       noise: o.noise,
       guidance: o.guidance,
@@ -119,7 +124,10 @@ export async function runWan(o: WanRunOptions): Promise<WanRunResult> {
       // the device runs the uncond forward right behind the cond one; profiling keeps them apart
       // so that each op's barrier times one forward's op
       concurrentBranches: !o.profile,
-    });
+    };
+    const onDevice = (o.sampling ?? (o.backend.name === 'cpu' ? 'host' : 'device')) === 'device';
+    const shape = [config.outDim, o.latent.frames, o.latent.height, o.latent.width];
+    const res = onDevice ? await denoiseOnDevice({ ...loop, backend: o.backend, model: v.deviceVelocity, shape }) : await denoise({ ...loop, model: v.velocity });
     return {
       latent: res.latent,
       wallMs: performance.now() - t0,

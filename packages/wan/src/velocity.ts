@@ -1,5 +1,5 @@
 import type { Tensor } from '@mod-dit/tensor';
-import type { ModelCall, VelocityModel } from '@mod-dit/pipeline';
+import type { DeviceVelocityModel, ModelCall, VelocityModel } from '@mod-dit/pipeline';
 import { UNCOND } from '@mod-dit/pipeline';
 import type { LatentShape } from './config.js';
 import { WanInputError } from './errors.js';
@@ -9,6 +9,8 @@ import type { WanModel } from './model.js';
 /** A pipeline VelocityModel over a WanModel, with the text (and image) embeddings of both branches computed once. */
 export interface WanVelocity {
   velocity: VelocityModel;
+  /** The same model for denoiseOnDevice(): latent and velocity stay on the backend. */
+  deviceVelocity: DeviceVelocityModel;
   /** Frees the cached embeddings. */
   dispose(): void;
 }
@@ -35,18 +37,21 @@ export async function wanVelocity(model: WanModel, inputs: WanInputs, shape: Lat
       image = await model.embedImage(inputs.clipFea, inputs.clipRows as number);
       owned.push(image);
     }
-    const velocity: VelocityModel = (latent: Float32Array, call: ModelCall) =>
-      model.forward({
-        latent,
-        shape,
-        timestep: call.timestep,
-        context: call.branch === UNCOND ? (uncond as Tensor) : cond,
-        image,
-        condition: inputs.y,
-        step: call.step,
-        branch: call.branch,
-      });
-    return { velocity, dispose: () => owned.forEach((t) => t.dispose()) };
+    const args = (latent: Float32Array | Tensor, call: ModelCall) => ({
+      latent,
+      shape,
+      timestep: call.timestep,
+      context: call.branch === UNCOND ? (uncond as Tensor) : cond,
+      image,
+      condition: inputs.y,
+      step: call.step,
+      branch: call.branch,
+    });
+    return {
+      velocity: (latent, call) => model.forward(args(latent, call)),
+      deviceVelocity: (latent, call) => model.forwardTensor(args(latent, call)),
+      dispose: () => owned.forEach((t) => t.dispose()),
+    };
   } catch (e) {
     owned.forEach((t) => t.dispose());
     throw e;

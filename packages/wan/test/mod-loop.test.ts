@@ -8,6 +8,7 @@ import {
   WanInputError,
   WanModel,
   loadWanWeights,
+  runWan,
   seededWeightSource,
   wanVelocity,
   type AttentionCallRecord,
@@ -78,6 +79,22 @@ describe('MOD-DiT in the Wan loop', () => {
   );
 });
 
+describe('runWan', () => {
+  it(
+    'the device loop (latent, guidance and UniPC on the backend) matches the host loop',
+    async () => {
+      const common = { backend: cpuBackend(), weights, inputs, latent: SHAPE, noise: seededNoise([16, 4, 16, 16], 2), steps: 4, shift: 5, guidance: 4, attention: 'dense' as const };
+      const host = await runWan({ ...common, sampling: 'host' });
+      const before = (cpuBackend() as CpuBackend).liveStorages;
+      const device = await runWan({ ...common, sampling: 'device' });
+      expect((cpuBackend() as CpuBackend).liveStorages).toBe(before); // every latent and history tensor freed
+      expect(relErr(device.latent, host.latent)).toBeLessThan(1e-5);
+      expect(device.stepMs).toHaveLength(4);
+    },
+    SLOW,
+  );
+});
+
 describe('input checks', () => {
   it('rejects wrong text, latent and conditioning shapes with WanInputError', async () => {
     const model = new WanModel(cpuBackend(), weights);
@@ -89,6 +106,10 @@ describe('input checks', () => {
     await expect(model.forward({ latent: r.normals(10), shape: SHAPE, timestep: 999, context: ctx })).rejects.toThrow(/latent: expected \[16, 4, 16, 16\]/);
     await expect(model.forward({ latent: r.normals(16 * 4 * 15 * 16), shape: { ...SHAPE, height: 15 }, timestep: 999, context: ctx })).rejects.toThrow(/not divisible by the patch/);
     await expect(model.forward({ latent: r.normals(16 * 4 * 16 * 16), shape: SHAPE, timestep: 999, context: ctx, condition: r.normals(3) })).rejects.toThrow(/no conditioning/);
+    const half = cpuBackend().upload(r.normals(16 * 4 * 16 * 16), [16, 4, 16, 16], 'f32');
+    await expect(model.forwardTensor({ latent: cpuBackend().cast(half, 'bf16'), shape: SHAPE, timestep: 999, context: ctx })).rejects.toThrow(/got bf16 \[16, 4, 16, 16\]/);
+    await expect(model.forwardTensor({ latent: half.reshape([16, 4, 256]), shape: SHAPE, timestep: 999, context: ctx })).rejects.toThrow(/expected \[16, 4, 16, 16\] \(f32/);
+    half.dispose();
     ctx.dispose();
   });
 
