@@ -1,6 +1,7 @@
 import { Rng } from '@mod-dit/tensor';
 import { describe, expect, it } from 'vitest';
 import { EulerSampler, PipelineOptionError, UniPCSampler, flowSchedule, type FlowSchedule, type Sampler } from '../src/index.js';
+import { maxRel } from './support/max-rel.js';
 
 function run(sampler: Sampler, x0: Float32Array, v: (x: Float32Array, sigma: number) => Float32Array): Float32Array[] {
   const out: Float32Array[] = [];
@@ -12,15 +13,6 @@ function run(sampler: Sampler, x0: Float32Array, v: (x: Float32Array, sigma: num
   return out;
 }
 
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}
 
 /** A linear, sigma-dependent velocity field v_j = a_j x_j + b_j + c_j sigma (random, per element). */
 function linearField(n: number, seed: number) {
