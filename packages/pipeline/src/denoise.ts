@@ -65,12 +65,9 @@ export interface DenoiseResult {
  */
 export async function denoise(opts: DenoiseOptions): Promise<DenoiseResult> {
   const { model, schedule, noise, signal } = opts;
-  const guidance = opts.guidance ?? 5;
-  if (!Number.isFinite(guidance)) throw new PipelineOptionError(`denoise: guidance must be a finite number, got ${guidance}`);
+  const guidance = guidanceScale('denoise', opts.guidance);
   const sampler = makeSampler(opts.sampler ?? 'unipc', schedule);
-  const clock = new ProgressClock(schedule.steps);
-  const stepMs: number[] = [];
-  const sparsity: (number | undefined)[] = [];
+  const steps = new StepLog(opts);
   let x = noise;
   for (let i = 0; i < schedule.steps; i++) {
     // async: a model that throws synchronously rejects like one that fails later
@@ -81,13 +78,36 @@ export async function denoise(opts: DenoiseOptions): Promise<DenoiseResult> {
     const v = guidance === 1 ? await call(COND) : guide(...(await branches(call, opts.concurrentBranches ?? false)), guidance);
     x = sampler.step(i, x, v);
     opts.onStep?.(i, x);
-    const s = opts.sparsity?.(i);
-    const ev = clock.tick(i, schedule.timesteps[i], schedule.sigmas[i], s);
-    stepMs.push(ev.stepMs);
-    sparsity.push(s);
-    opts.onProgress?.(ev);
+    steps.end(i);
   }
-  return { latent: x, stepMs, sparsity };
+  return { latent: x, stepMs: steps.stepMs, sparsity: steps.sparsity };
+}
+
+/** The guidance scale of the loops (default 5, Wan's), checked finite. */
+export function guidanceScale(loop: string, guidance = 5): number {
+  if (!Number.isFinite(guidance)) throw new PipelineOptionError(`${loop}: guidance must be a finite number, got ${guidance}`);
+  return guidance;
+}
+
+/** Per-step bookkeeping of the loops: step wall times, the model's reported sparsity, progress events. */
+export class StepLog {
+  readonly stepMs: number[] = [];
+  readonly sparsity: (number | undefined)[] = [];
+  private readonly clock: ProgressClock;
+
+  constructor(private readonly opts: Pick<DenoiseOptions, 'schedule' | 'sparsity' | 'onProgress'>) {
+    this.clock = new ProgressClock(opts.schedule.steps);
+  }
+
+  /** Closes step i. */
+  end(i: number): void {
+    const { schedule } = this.opts;
+    const s = this.opts.sparsity?.(i);
+    const ev = this.clock.tick(i, schedule.timesteps[i], schedule.sigmas[i], s);
+    this.stepMs.push(ev.stepMs);
+    this.sparsity.push(s);
+    this.opts.onProgress?.(ev);
+  }
 }
 
 /**

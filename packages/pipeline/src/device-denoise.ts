@@ -1,9 +1,8 @@
 import { type Backend, type Shape, Tensor, shapeEquals } from '@mod-dit/tensor';
 import type { Branch } from '@mod-dit/scheduler';
-import { COND, branches, type DenoiseOptions, type DenoiseResult, type ModelCall } from './denoise.js';
+import { COND, StepLog, branches, guidanceScale, type DenoiseOptions, type DenoiseResult, type ModelCall } from './denoise.js';
 import { type DeviceSampler, deviceSampler, linearCombination } from './device-sampler.js';
 import { DenoiseCancelledError, ModelOutputError, PipelineOptionError } from './errors.js';
-import { ProgressClock } from './progress.js';
 
 /** The denoiser on the device: velocity [shape] f32 for the latent tensor x; the loop owns (and frees) what it returns. */
 export type DeviceVelocityModel = (x: Tensor, call: ModelCall) => Tensor | Promise<Tensor>;
@@ -27,13 +26,10 @@ export interface DeviceDenoiseOptions extends Omit<DenoiseOptions, 'model' | 'sa
  */
 export async function denoiseOnDevice(opts: DeviceDenoiseOptions): Promise<DenoiseResult> {
   const { backend: b, model, schedule, noise, shape, signal } = opts;
-  const guidance = opts.guidance ?? 5;
-  if (!Number.isFinite(guidance)) throw new PipelineOptionError(`denoiseOnDevice: guidance must be a finite number, got ${guidance}`);
+  const guidance = guidanceScale('denoiseOnDevice', opts.guidance);
   const sampler = typeof opts.sampler === 'object' ? opts.sampler : deviceSampler(opts.sampler ?? 'unipc', b, schedule);
   if (sampler.schedule !== schedule) throw new PipelineOptionError(`denoiseOnDevice: the ${sampler.name} sampler was built on a different schedule`);
-  const clock = new ProgressClock(schedule.steps);
-  const stepMs: number[] = [];
-  const sparsity: (number | undefined)[] = [];
+  const steps = new StepLog(opts);
   let x = b.upload(noise, shape, 'f32');
   try {
     for (let i = 0; i < schedule.steps; i++) {
@@ -54,16 +50,12 @@ export async function denoiseOnDevice(opts: DeviceDenoiseOptions): Promise<Denoi
       x.dispose();
       x = next;
       await b.sync();
-      const s = opts.sparsity?.(i);
-      const ev = clock.tick(i, schedule.timesteps[i], schedule.sigmas[i], s);
-      stepMs.push(ev.stepMs);
-      sparsity.push(s);
-      opts.onProgress?.(ev);
+      steps.end(i);
     }
     const latent = await x.toFloat32();
     const bad = latent.findIndex((value) => !Number.isFinite(value));
     if (bad >= 0) throw new ModelOutputError(`denoiseOnDevice: the final latent has ${latent[bad]} at [${bad}]`);
-    return { latent, stepMs, sparsity };
+    return { latent, stepMs: steps.stepMs, sparsity: steps.sparsity };
   } finally {
     x.dispose();
     if (sampler !== opts.sampler) sampler.dispose();
