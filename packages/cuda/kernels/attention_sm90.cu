@@ -33,7 +33,9 @@
 // counts its rows in registers, reduces per warp (redux) and adds the warp's count to the block's
 // integer count in the map row with a fire-and-forget atomic; the counts become fractions once
 // per chunk of blocks. With map.within (the launch's CSR in a map kernel) blocks outside it are
-// written NaN and never rechecked: a refresh step recounts only the blocks its mask computes.
+// written NaN and never rechecked: a refresh step recounts only the blocks its mask computes. A
+// CTA whose within row holds at most a quarter of the blocks skips the bound and recounts them all
+// (they are the blocks its mask predicted to matter: the bound would settle few, at full cost).
 #include <stdint.h>
 
 #include "element_io.cuh"
@@ -287,6 +289,12 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
     if (MAP && Lq == Lk) sw.first = qBlock;
   }
   const bool mapCta = MAP && map != nullptr && q0 < mapTokQ;
+  // map.within row of this CTA (empty without within)
+  const int wBeg = MAP && rowPtr ? rowPtr[h * nQmask + qBlock] : 0, wEnd = MAP && rowPtr ? rowPtr[h * nQmask + qBlock + 1] : 0;
+  // The bound costs every tile of the sweep a reduction and an atomic; it pays only where many
+  // blocks are negligible. A within row of at most a quarter of the blocks (a refresh step's
+  // active mask: the blocks predicted to matter) is recounted whole instead.
+  const bool bound = mapCta && (!rowPtr || 4 * (wEnd - wBeg) > (mapTokK + BC - 1) / BC);
   // Recheck tile r uses slot r % SLOTS; it is that slot's fills(r)-th fill overall (the sweep
   // filled K / V stage s once per tile t < nTiles with t % STAGES == s). The consumers wait for
   // "full" with its parity, the producer for the previous fill's "empty".
@@ -355,7 +363,7 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
   const int row0 = q0 + rowL0, row1 = row0 + 8;
   const bool inMap0 = row0 < mapTokQ, inMap1 = row1 < mapTokQ;
 
-  if (mapCta) {
+  if (bound) {
     for (int J = ct; J < nKm; J += 256) __stcg(reinterpret_cast<int*>(mapRow) + J, orderedKey(-INFINITY));
     __threadfence_block();
     namedBarrier(1, 256);
@@ -414,7 +422,7 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
     t0 = quadMax(t0);
     t1 = quadMax(t1);
     const float n0 = fmaxf(m0, t0), n1 = fmaxf(m1, t1);
-    if (MAP && mapCta && kb < mapTokK) {
+    if (MAP && bound && kb < mapTokK) {
       // tile max over the keys inside the map, relative to the running max including the tile
       float u0 = t0, u1 = t1;
       if (kb + BC > mapTokK) {
@@ -537,9 +545,9 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
   float gmin = fminf(inMap0 && lt0 > 0.f ? thr0 - m0 : INFINITY, inMap1 && lt1 > 0.f ? thr1 - m1 : INFINITY);
 #pragma unroll
   for (int w = 1; w < 32; w <<= 1) gmin = fminf(gmin, __shfl_xor_sync(0xffffffffu, gmin, w));
-  if (lane == 0) atomicMin(&bars.gKey, orderedKey(gmin));
+  if (lane == 0 && bound) atomicMin(&bars.gKey, orderedKey(gmin));
   namedBarrier(1, 256);
-  const float G = orderedFloat(bars.gKey);
+  const float G = orderedFloat(bars.gKey);  // +inf without the bound: no block is settled
   // this warp's 16 Q rows as the A fragments of the recheck's QK^T (ldmatrix from the swizzled
   // tile: lanes 8m..8m+7 address the rows of 8x8 matrix m = (row half m & 1, k half m >> 1))
   uint32_t qa[32];
@@ -586,7 +594,6 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
     wgmmaCommit();
   };
   int r = 0;  // recheck tile position
-  const int wBeg = rowPtr ? rowPtr[h * nQmask + qBlock] : 0, wEnd = rowPtr ? rowPtr[h * nQmask + qBlock + 1] : 0;
   for (int c0 = 0; c0 < nKm; c0 += CHUNK) {
     if (rowPtr) {
       for (int w = ct; w < MASK_WORDS; w += 256) bars.within[w] = 0u;
@@ -606,8 +613,7 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
         if (rowPtr && !((bars.within[w] >> lane) & 1u)) {
           __stcg(mapRow + J, __int_as_float(0x7fc00000));
         } else {
-          const float x = orderedFloat(__ldcg(mapCount + J));
-          re = !(x < G);
+          re = !bound || !(orderedFloat(__ldcg(mapCount + J)) < G);
           if (re) __stcg(mapCount + J, 0);
           else __stcg(mapRow + J, 1.f);
         }

@@ -492,6 +492,45 @@ __device__ void rope3d(T* out, const T* x, const float2* table, long long n, Rop
   else ropeLoop<unsigned>(out, x, table, n, g, vec);
 }
 
+// rope3d with its RMSNorm: one row per token of x [B * L, H * D] (D % 8 == 0, so a chunk of 8
+// lies inside one head), normalised over all H * D channels, then each chunk's 4 pairs rotated;
+// rounded once. The row is read twice (the second time from cache) rather than kept in
+// registers: measured ~1.5x faster at Wan's 1536 channels than the register-resident tile.
+template <typename T>
+__device__ void rmsNormRope(T* out, const T* x, const float* w, const float2* table, long long rows, int C, float eps, RopeGeom g,
+                            int G, int vec) {
+  __shared__ float red[32];
+  const long long row = rowOf(G);
+  RowTile<T, 1> t(x, row, rows, C, G, vec);
+  float s = 0.f;
+  t.each([&](float(&e)[8], int) {
+#pragma unroll
+    for (int j = 0; j < 8; j++) s += e[j] * e[j];
+  });
+  const float r = rsqrtf(rowReduce<false>(s, G, red) / C + eps);
+  const int l = (int)(row % g.L), hw = g.gh * g.gw;
+  const bool video = l < g.gt * hw;
+  const int pt = l / hw, ph = (l - pt * hw) / g.gw, pw = l - pt * hw - ph * g.gw;
+  T* yr = out + row * C;
+  t.each([&](float(&e)[8], int ci) {
+    float p[8];
+    ldChunk(w, ci, C, vec, p);
+#pragma unroll
+    for (int j = 0; j < 8; j++) p[j] *= e[j] * r;
+    if (video) {
+      const int p0 = (8 * ci % g.D) / 2;
+#pragma unroll
+      for (int k = 0; k < 4; k++) {
+        const float2 cs = table[ropeEntry(g, p0 + k, pt, ph, pw)];
+        const float a = p[2 * k], b = p[2 * k + 1];
+        p[2 * k] = a * cs.x - b * cs.y;
+        p[2 * k + 1] = a * cs.y + b * cs.x;
+      }
+    }
+    stChunk(yr, ci, C, vec, p);
+  });
+}
+
 }  // namespace
 
 // X-macros over the float storage dtypes: M(args..., T, NT) for each; one name per nesting
@@ -576,6 +615,11 @@ DTYPES_1(ROWS, 8)
   __global__ void rope3d_##NT(T* o, const T* x, const float2* table, long long n, int L, int H, int D, int gt, int gh, \
                               int gw, int h0, int h1, int vec, int wide) {                                            \
     rope3d<T>(o, x, table, n, RopeGeom{L, H, D, gt, gh, gw, h0, h1}, vec, wide);                                      \
+  }                                                                                                                   \
+  __global__ void __launch_bounds__(512) rmsnorm_rope_##NT(T* o, const T* x, const float* w, const float2* table,      \
+                                                           long long rows, int C, float eps, int L, int H, int D, int gt, \
+                                                           int gh, int gw, int h0, int h1, int G, int vec) {          \
+    rmsNormRope<T>(o, x, w, table, rows, C, eps, RopeGeom{L, H, D, gt, gh, gw, h0, h1}, G, vec);                      \
   }
 DTYPES_0(STREAM)
 

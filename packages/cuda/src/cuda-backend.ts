@@ -4,7 +4,7 @@ import {
   type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost,
   checkEmpty, checkFloat, checkMinRank, checkTensor, checkUpload, contiguousStrides, fmtShape, numel, shapeEquals,
   validateAttention, validateBinary, validateConcat, validateLayerNorm, validateMatmul, validateNorm, validatePatchify, validateRope3d,
-  validateTernary, validateUnpatchify,
+  normThenRope, validateTernary, validateUnpatchify,
 } from '@mod-dit/tensor';
 import { type DeviceBlock, CachingAllocator } from './allocator.js';
 import { cudaAvailability } from './availability.js';
@@ -155,7 +155,7 @@ export class CudaBackend implements Backend {
     const src = this.contiguous(t);
     try {
       const out = allocHost(t.dtype, t.size);
-      if (out.byteLength > 0) this.ctx.readToHost(out, this.ptr(src), out.byteLength, this.readyEvents.get(src.storage.handle as DeviceBlock));
+      if (out.byteLength > 0) await this.ctx.readToHost(out, this.ptr(src), out.byteLength, this.readyEvents.get(src.storage.handle as DeviceBlock));
       return out;
     } finally {
       src.dispose();
@@ -163,7 +163,7 @@ export class CudaBackend implements Backend {
   }
 
   async sync(): Promise<void> {
-    this.ctx.synchronize();
+    await this.ctx.drained();
   }
 
   syncNow(): void {
@@ -411,8 +411,10 @@ export class CudaBackend implements Backend {
    * Launches a row kernel of ops.cu over the last dim of x (made contiguous), the variant and
    * geometry from {@link rowPlan}. Arguments: (out, x, ...pre, rows, C, ...post, G, vec); `vec`
    * (16-byte chunks) needs C % 8 == 0, aligned rows and `vecOk` from the caller's operands.
+   * `perVpt`: the kernel comes in _r2 / _r8 register-tile variants (false: one kernel that
+   * streams its row).
    */
-  private rows(name: string, x: Tensor, dtype: DType, pre: KernelArg[], post: KernelArg[], vecOk: boolean): Tensor {
+  private rows(name: string, x: Tensor, dtype: DType, pre: KernelArg[], post: KernelArg[], vecOk: boolean, perVpt = true): Tensor {
     const src = this.contiguous(x);
     const out = this.make(x.shape, dtype);
     const C = x.shape[x.rank - 1];
@@ -420,7 +422,7 @@ export class CudaBackend implements Backend {
     if (rows > 0) {
       const { G, vpt, threads } = rowPlan(C);
       const vec = vecOk && C % VEC === 0 && aligned16([this.ptr(src), this.ptr(out)]);
-      this.kernels.launch('ops', `${name}_r${vpt}`, { grid: [Math.ceil(rows / (threads / 32 / G))], block: threads }, [
+      this.kernels.launch('ops', perVpt ? `${name}_r${vpt}` : name, { grid: [Math.ceil(rows / (threads / 32 / G))], block: threads }, [
         this.arg(out), this.arg(src), ...pre, { i64: rows }, { i32: C }, ...post, { i32: G }, { i32: vec ? 1 : 0 },
       ]);
     }
@@ -474,14 +476,26 @@ export class CudaBackend implements Backend {
     validateRope3d(this, x, opts);
     const [, L, H, D] = x.shape;
     const { grid, split } = opts;
+    const geom: KernelArg[] = [{ i32: L }, { i32: H }, { i32: D }, { i32: grid[0] }, { i32: grid[1] }, { i32: grid[2] }, { i32: split[0] / 2 }, { i32: split[1] / 2 }];
+    if (opts.norm) {
+      // one row kernel per token (H * D channels): RMSNorm, then the rotation of each head's
+      // pairs; its 8-value chunks must not straddle heads
+      if (D % VEC !== 0) return normThenRope(this, x, { ...opts, norm: opts.norm });
+      const w = this.param('rope3d', 'norm.weight', opts.norm.weight, H * D);
+      const xc = this.contiguous(x);
+      const rowsOfTokens = xc.reshape([x.size / (H * D), H * D]);
+      const out = this.rows(`rmsnorm_rope_${x.dtype}`, rowsOfTokens, x.dtype, [this.arg(w), { ptr: this.ropeTable(opts).ptr }], [{ f32: opts.norm.eps }, ...geom], aligned16([this.ptr(w)]), false);
+      xc.dispose();
+      w.dispose();
+      return out.reshape(x.shape);
+    }
     const src = this.contiguous(x);
     const out = this.make(x.shape, x.dtype);
     const n = x.size;
     if (n > 0) {
       const vec = D % VEC === 0 && aligned16([this.ptr(src), this.ptr(out)]);
       this.kernels.launch('ops', `rope3d_${x.dtype}`, { grid: [gridFor(vec ? n / VEC : n / 2, this.device.multiprocessors)], block: THREADS }, [
-        this.arg(out), this.arg(src), { ptr: this.ropeTable(opts).ptr }, { i64: n }, { i32: L }, { i32: H }, { i32: D },
-        { i32: grid[0] }, { i32: grid[1] }, { i32: grid[2] }, { i32: split[0] / 2 }, { i32: split[1] / 2 }, { i32: vec ? 1 : 0 }, { i32: n < I32_LIMIT ? 0 : 1 },
+        this.arg(out), this.arg(src), { ptr: this.ropeTable(opts).ptr }, { i64: n }, ...geom, { i32: vec ? 1 : 0 }, { i32: n < I32_LIMIT ? 0 : 1 },
       ]);
     }
     src.dispose();

@@ -18,6 +18,7 @@ export interface DriverApi {
   cuEventCreate(event: Buffer, flags: number): number;
   cuEventRecord(event: bigint, stream: bigint): number;
   cuEventSynchronize(event: bigint): number;
+  cuEventQuery(event: bigint): number;
   cuEventElapsedTime(ms: Buffer, start: bigint, end: bigint): number;
   cuEventDestroy_v2(event: bigint): number;
   cuModuleLoadData(module: Buffer, image: Buffer): number;
@@ -52,6 +53,7 @@ const SIGNATURES = [
   'int cuEventCreate(void *event, unsigned int flags)',
   'int cuEventRecord(void *event, void *stream)',
   'int cuEventSynchronize(void *event)',
+  'int cuEventQuery(void *event)',
   'int cuEventElapsedTime(void *ms, void *start, void *end)',
   'int cuEventDestroy_v2(void *event)',
   'int cuModuleLoadData(void *module, void *image)',
@@ -81,6 +83,9 @@ export const CU_DEVICE_ATTRIBUTE = {
 
 /** CU_EVENT_DISABLE_TIMING: a pure ordering marker, the cheapest kind of event. */
 const CU_EVENT_DISABLE_TIMING = 2;
+const CUDA_SUCCESS = 0;
+/** cuEventQuery's answer while the event's work is still running. */
+const CUDA_ERROR_NOT_READY = 600;
 
 /** CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES */
 export const CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED = 8;
@@ -102,12 +107,13 @@ export interface DeviceInfo {
  * One GPU's primary context, made current on this thread, and one stream all work goes to;
  * plus a read-back stream, so that a read waits for the work that produced its data and not
  * for the work enqueued after it (a host can fit one layer's sparsity map while the next runs).
+ * Reads and syncs wait without blocking the thread: other async work (the other guidance
+ * branch's forward) keeps enqueueing meanwhile.
  */
 export class CudaContext {
   readonly info: DeviceInfo;
   readonly stream: bigint;
   private readonly readStream: bigint;
-  private readonly readMark: bigint;
   private readonly ctx: bigint;
 
   constructor(readonly api: DriverApi, readonly ordinal = 0) {
@@ -141,21 +147,43 @@ export class CudaContext {
     this.stream = readHandle(stream);
     checkCu('cuStreamCreate(read)', api.cuStreamCreate(stream, 1));
     this.readStream = readHandle(stream);
-    const event = Buffer.alloc(8);
-    checkCu('cuEventCreate', api.cuEventCreate(event, CU_EVENT_DISABLE_TIMING));
-    this.readMark = readHandle(event);
   }
 
   /**
-   * Copies `bytes` from device address `src` into `dst` and returns once they are there. The
-   * copy runs on the read-back stream after `ready` (an event recorded where the data was
-   * complete), or by default after all work enqueued so far on the main stream.
+   * Copies `bytes` from device address `src` into `dst`, resolving once they are there: after
+   * `ready` (an event recorded where the data was complete) has fired, or by default after all
+   * work enqueued so far on the main stream. The copy itself (into pageable memory, so
+   * synchronous) is issued only then, on the read-back stream.
    */
-  readToHost(dst: ArrayBufferView, src: bigint, bytes: number, ready?: bigint): void {
-    if (ready === undefined) checkCu('cuEventRecord', this.api.cuEventRecord(this.readMark, this.stream));
-    checkCu('cuStreamWaitEvent', this.api.cuStreamWaitEvent(this.readStream, ready ?? this.readMark, 0));
-    checkCu('cuMemcpyDtoHAsync', this.api.cuMemcpyDtoHAsync_v2(dst, src, bytes, this.readStream));
-    checkCu('cuStreamSynchronize(read)', this.api.cuStreamSynchronize(this.readStream));
+  async readToHost(dst: ArrayBufferView, src: bigint, bytes: number, ready?: bigint): Promise<void> {
+    const own = ready === undefined ? this.markNow() : undefined;
+    try {
+      await this.fired(own ?? (ready as bigint));
+      checkCu('cuMemcpyDtoHAsync', this.api.cuMemcpyDtoHAsync_v2(dst, src, bytes, this.readStream));
+      checkCu('cuStreamSynchronize(read)', this.api.cuStreamSynchronize(this.readStream));
+    } finally {
+      if (own !== undefined) this.destroyEvent(own);
+    }
+  }
+
+  /** Resolves once the work enqueued so far on the main stream is done, without blocking the thread. */
+  async drained(): Promise<void> {
+    const e = this.markNow();
+    try {
+      await this.fired(e);
+    } finally {
+      this.destroyEvent(e);
+    }
+  }
+
+  /** Polls `event`, yielding to the event loop between polls, until it has fired. */
+  private async fired(event: bigint): Promise<void> {
+    for (;;) {
+      const rc = this.api.cuEventQuery(event);
+      if (rc === CUDA_SUCCESS) return;
+      if (rc !== CUDA_ERROR_NOT_READY) checkCu('cuEventQuery', rc);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /** An event recorded now on the main stream: it fires when the work enqueued so far is done. */
@@ -177,7 +205,6 @@ export class CudaContext {
   }
 
   destroy(): void {
-    checkCu('cuEventDestroy', this.api.cuEventDestroy_v2(this.readMark));
     checkCu('cuStreamDestroy(read)', this.api.cuStreamDestroy_v2(this.readStream));
     checkCu('cuStreamDestroy', this.api.cuStreamDestroy_v2(this.stream));
     checkCu('cuDevicePrimaryCtxRelease', this.api.cuDevicePrimaryCtxRelease_v2(this.ordinal));

@@ -48,6 +48,11 @@ export interface Rope3dOptions {
   split: readonly [number, number, number];
   /** Base of the per-axis frequencies freq_j = theta^(-2j/dim_axis). */
   theta: number;
+  /**
+   * RMSNorm over each token's H * D channels (weight [H * D]) before the rotation, the result
+   * rounded once: Wan's norm_q / norm_k then its RoPE, in one pass over q or k.
+   */
+  norm?: { weight: Tensor; eps: number };
 }
 
 /** Patch layout of {@link Backend.patchify}: which end of the patch vector holds the channels. */

@@ -185,11 +185,11 @@ export class WanModel {
       if (x !== x0) x.dispose();
       x = next;
     };
-    // self-attention: adaLN fused into the norm, q/k through RMSNorm and RoPE in the compute dtype (as Wan's norm_q/norm_k return type_as(x))
+    // self-attention: adaLN fused into the norm, q/k through RMSNorm and RoPE in one op, in the compute dtype
     const att = scope(() => {
       const h = b.layerNorm(x, { eps: c.eps, scale: mod(1), shift: mod(0), dtype: cdt });
-      const q = this.rope(b.rmsNorm(this.linear(h, `blocks.${i}.self_attn.q`), W('self_attn.norm_q.weight'), c.eps), grid);
-      const k = this.rope(b.rmsNorm(this.linear(h, `blocks.${i}.self_attn.k`), W('self_attn.norm_k.weight'), c.eps), grid);
+      const q = this.rope(this.linear(h, `blocks.${i}.self_attn.q`), W('self_attn.norm_q.weight'), grid);
+      const k = this.rope(this.linear(h, `blocks.${i}.self_attn.k`), W('self_attn.norm_k.weight'), grid);
       const v = this.heads(this.linear(h, `blocks.${i}.self_attn.v`));
       const opts = plan.kind === 'sparse' ? { mask: plan.mask } : plan.kind === 'dense+map' ? { map: { tau: plan.tau, blockSize: plan.blockSize, tokens: plan.tokens, within: plan.within } } : {};
       return this.time('self-attention', () => b.attention(q, k, v, opts));
@@ -259,11 +259,11 @@ export class WanModel {
     return this.opts.clock ? this.opts.clock.time(cat, fn) : fn();
   }
 
-  /** [1, L, C] -> RoPE -> compute dtype [1, H, L, D] view. */
-  private rope(x: Tensor, grid: [number, number, number]): Tensor {
+  /** [1, L, C] -> RMSNorm (over C, `normWeight`) and RoPE -> compute dtype [1, H, L, D] view. */
+  private rope(x: Tensor, normWeight: Tensor, grid: [number, number, number]): Tensor {
     const c = this.config;
     const d = c.dim / c.heads;
-    const r = this.backend.rope3d(x.reshape([1, x.shape[1], c.heads, d]), { grid, split: ropeSplit(d), theta: 10000 });
+    const r = this.backend.rope3d(x.reshape([1, x.shape[1], c.heads, d]), { grid, split: ropeSplit(d), theta: 10000, norm: { weight: normWeight, eps: c.eps } });
     return this.cast(r).permute([0, 2, 1, 3]);
   }
 

@@ -50,3 +50,5 @@ export function checkNumber(op: string, name: string, v: unknown, ok: (v: number
 
 /** Domain check for {@link checkNumber}: an integer > 0. */
 export const isPositiveInt = (v: number): boolean => Number.isInteger(v) && v > 0;
+/** A norm's epsilon: finite and >= 0. */
+export const isEps = (v: number): boolean => Number.isFinite(v) && v >= 0;

@@ -4,11 +4,10 @@ import { DTypeError, ShapeError } from '../errors.js';
 import { broadcastShapes, fmtShape, shapeEquals } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastMap } from './broadcast.js';
-import { checkFloat, checkMinRank, checkNumber, checkShape } from './checks.js';
+import { checkFloat, checkMinRank, checkNumber, checkShape, isEps } from './checks.js';
 import type { MakeTensor } from './copy.js';
 import { encode, gatherF32 } from './host.js';
 
-const isEps = (v: number): boolean => Number.isFinite(v) && v >= 0;
 
 /**
  * Checks a norm's input (float, rank >= 1), eps (finite, >= 0) and affine tensors (shape
@@ -89,8 +88,11 @@ export function layerNorm(backend: Backend, make: MakeTensor, x: Tensor, opts: L
 export function rmsNorm(backend: Backend, make: MakeTensor, x: Tensor, weight: Tensor, eps: number): Tensor {
   if (weight === undefined) throw new ShapeError('rmsNorm: weight [C] is required');
   const c = validateNorm(backend, 'rmsNorm', x, eps, { weight });
-  const w = gatherF32(weight);
-  const src = gatherF32(x);
+  return make(encode(rmsNormRows(gatherF32(x), c, gatherF32(weight), eps), x.dtype), x.shape, x.dtype);
+}
+
+/** RMSNorm of every row of c values of src, in float64 (rope3d's fused norm shares it). */
+export function rmsNormRows(src: Float32Array, c: number, w: Float32Array, eps: number): Float64Array {
   const out = new Float64Array(src.length);
   for (let r = 0; r < src.length; r += c) {
     let ss = 0;
@@ -98,5 +100,5 @@ export function rmsNorm(backend: Backend, make: MakeTensor, x: Tensor, weight: T
     const inv = 1 / Math.sqrt(ss / c + eps);
     for (let i = 0; i < c; i++) out[r + i] = src[r + i] * inv * w[i];
   }
-  return make(encode(out, x.dtype), x.shape, x.dtype);
+  return out;
 }

@@ -1,9 +1,10 @@
 import type { Backend, Rope3dOptions } from '../backend.js';
 import { ShapeError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { checkFloat, checkNumber, checkRank, isPositiveInt } from './checks.js';
+import { checkFloat, checkNumber, checkRank, checkShape, isEps, isPositiveInt } from './checks.js';
 import type { MakeTensor } from './copy.js';
 import { encode, gatherF32 } from './host.js';
+import { rmsNormRows } from './norms.js';
 
 /**
  * Checks rope3d arguments (x [B, L, H, D] float with even D, grid within L, even split
@@ -25,6 +26,11 @@ export function validateRope3d(backend: Backend, x: Tensor, opts: Rope3dOptions)
   if (grid[0] * grid[1] * grid[2] > x.shape[1])
     throw new ShapeError(`rope3d: grid [${grid.join(', ')}] has ${grid[0] * grid[1] * grid[2]} tokens, more than x's L = ${x.shape[1]}`);
   const theta = checkNumber('rope3d', 'theta', opts.theta, (v) => Number.isFinite(v) && v > 0, 'a finite number > 0');
+  if (opts.norm !== undefined) {
+    checkFloat(backend, 'rope3d', 'norm.weight', opts.norm.weight);
+    checkShape('rope3d', 'norm.weight', opts.norm.weight, [x.shape[2] * d]);
+    checkNumber('rope3d', 'norm.eps', opts.norm.eps, isEps, 'a finite number >= 0');
+  }
   const axis = new Int32Array(d / 2);
   const freq = new Float64Array(d / 2);
   let p = 0;
@@ -36,13 +42,16 @@ export function validateRope3d(backend: Backend, x: Tensor, opts: Rope3dOptions)
   return { axis, freq };
 }
 
-/** 3D RoPE on x [B, L, H, D], interleaved pairs; text tokens past t*h*w pass through. */
+/**
+ * 3D RoPE on x [B, L, H, D], interleaved pairs; text tokens past t*h*w pass through. The
+ * optional RMSNorm over each token's H * D channels runs first, in float64: one rounding.
+ */
 export function rope3d(backend: Backend, make: MakeTensor, x: Tensor, opts: Rope3dOptions): Tensor {
   const { axis, freq } = validateRope3d(backend, x, opts);
   const [B, L, H, D] = x.shape;
   const [, gh, gw] = opts.grid;
   const video = opts.grid[0] * gh * gw;
-  const src = gatherF32(x);
+  const src = opts.norm ? rmsNormRows(gatherF32(x), H * D, gatherF32(opts.norm.weight), opts.norm.eps) : gatherF32(x);
   const out = Float64Array.from(src);
   const pos = [0, 0, 0];
   const cos = new Float64Array(D / 2);
@@ -68,4 +77,20 @@ export function rope3d(backend: Backend, make: MakeTensor, x: Tensor, opts: Rope
       }
   }
   return make(encode(out, x.dtype), x.shape, x.dtype);
+}
+
+/**
+ * rope3d's fused RMSNorm as two ops (rmsNorm over [B, L, H * D], then rope3d), for backends
+ * without a fused kernel: the normalised values are rounded into x's dtype in between.
+ */
+export function normThenRope(backend: Backend, x: Tensor, opts: Rope3dOptions & { norm: NonNullable<Rope3dOptions['norm']> }): Tensor {
+  const [B, L, H, D] = x.shape;
+  const xc = x.isContiguous ? x : backend.contiguous(x);
+  const n = backend.rmsNorm(xc.reshape([B, L, H * D]), opts.norm.weight, opts.norm.eps);
+  if (xc !== x) xc.dispose();
+  try {
+    return backend.rope3d(n.reshape([B, L, H, D]), { grid: opts.grid, split: opts.split, theta: opts.theta });
+  } finally {
+    n.dispose();
+  }
 }

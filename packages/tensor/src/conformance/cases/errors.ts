@@ -23,6 +23,9 @@ export function errorCases(): CaseSpec[] {
         c.throws('concat with mismatched extents', ShapeError, () => b.concat([x, c.input([2, 4, 7]).t], 1));
         c.throws('rope3d split not summing to head_dim', ShapeError, () => b.rope3d(c.input([1, 4, 1, 8]).t, { grid: [1, 2, 2], split: [4, 2, 4], theta: 1e4 }));
         c.throws('rope3d odd split', ShapeError, () => b.rope3d(c.input([1, 4, 1, 8]).t, { grid: [1, 2, 2], split: [3, 3, 2], theta: 1e4 }));
+        c.throws('rope3d norm weight of the wrong length', ShapeError, () =>
+          b.rope3d(c.input([1, 4, 2, 8]).t, { grid: [1, 2, 2], split: [4, 2, 2], theta: 1e4, norm: { weight: c.input([8]).t, eps: 1e-6 } }),
+        );
         c.throws('rope3d grid larger than L', ShapeError, () => b.rope3d(c.input([1, 4, 1, 8]).t, { grid: [2, 2, 2], split: [4, 2, 2], theta: 1e4 }));
         c.throws('patchify of indivisible extents', ShapeError, () => b.patchify(c.input([1, 2, 1, 3, 4]).t, { patch: [1, 2, 2], channels: 'first' }));
         c.throws('unpatchify with the wrong token count', ShapeError, () => b.unpatchify(c.input([1, 5, 8]).t, [1, 2, 2], { patch: [1, 2, 2], channels: 'last' }));
