@@ -119,6 +119,15 @@ await op('ffn.0 GEMM + bias, then gelu (2 ops)', 0, () => {
   return g;
 });
 await op('ffn.0 GEMM + bias + GELU epilogue (1 op)', 0, () => b.matmul(xb, wUp, { transposeB: true, bias: biasUp, activation: 'gelu' }), true);
+// q / k: RMSNorm over the token's 1536 channels, then RoPE, against the fused rope3d norm
+const wNorm = bf16([C], 0.3);
+await op('rmsNorm + rope3d bf16 [1,L,12,128] (2 ops)', MB * 8, () => {
+  const n = b.rmsNorm(xb, wNorm, 1e-6);
+  const r = b.rope3d(n.reshape([1, L, H, D]), { grid: GRID, split: SPLIT, theta: 10000 });
+  n.dispose();
+  return r;
+});
+await op('rope3d with fused RMSNorm bf16 (1 op)', MB * 4, () => b.rope3d(xb.reshape([1, L, H, D]), { grid: GRID, split: SPLIT, theta: 10000, norm: { weight: wNorm, eps: 1e-6 } }));
 
 // ---- one Wan block's non-GEMM, non-attention ops, as packages/wan called them at HEAD ----
 // (LN, modulate, casts around each bf16 GEMM, q/k RMSNorm + RoPE in f32, head permutes,
@@ -167,7 +176,7 @@ await op('Wan block elementwise (fused options, mixed-dtype gates)', 0, () => {
   return out[out.length - 1];
 }, true);
 
-disposeResult({ x, xb, y, row, row2, w, qf, qb, ffn, wUp, biasUp, qkv });
+disposeResult({ x, xb, y, row, row2, w, qf, qb, ffn, wUp, biasUp, qkv, wNorm });
 b.destroy();
 
 console.log(`cuda-ops (${label}) on ${b.device.name}, iters ${iters}, peak ${peak} GB/s`);

@@ -83,8 +83,8 @@ class Driver:
 
 
 def smem_bytes(stages):
-    # SMEM_BYTES of attention_sm90.cu: 1024 alignment slack + (1 + 2 * STAGES) 32 KiB tiles + 256 for the barriers
-    return 1024 + (1 + 2 * stages) * 32768 + 256
+    # SMEM_BYTES of attention_sm90.cu: 1024 alignment slack + (1 + 2 * STAGES) 32 KiB tiles + 512 for the barriers and masks
+    return 1024 + (1 + 2 * stages) * 32768 + 512
 
 
 class Kernels:
@@ -265,6 +265,31 @@ def check(kern, results, maps):
                map_max_count_diff=count_diff, map_max_abs=(mp - rm).abs().max().item(), ref_blocks_all_below=ones)
         maps.setdefault(case, []).append((kern.label, mp))
 
+    # map.within (the CSR of a map launch): exact inside, NaN outside; a sparse within row skips
+    # the bound, a dense one keeps it
+    for case, H, L, dt, sharp, density in [
+        ("map within 0.15 bf16 H3 L1100 sharp", 3, 1100, torch.bfloat16, 1.5, 0.15),
+        ("map within 0.6 f16 H2 L1500 sharp", 2, 1500, torch.float16, 1.2, 0.6),
+        ("map within 0.2 bf16 H2 L1300 random", 2, 1300, torch.bfloat16, 0.0, 0.2),
+    ]:
+        nq = (L + BS - 1) // BS
+        csr, inside = random_csr(H, nq, nq, density, cgen, empty_rows={(0, 1)})
+        q, k, v = rand_qkv(1, H, L, L, dt, True, gen, sharp=sharp)
+        scale = 1 / math.sqrt(128)
+        out, lse = make_out(q, True)
+        mp = torch.full((1, H, nq, nq), 7.0, device="cuda")
+        kern.run(q, k, v, out, lse, scale, csr=csr, map_req={"out": mp, "tau": 1e-4, "tq": L, "tk": L})
+        torch.cuda.synchronize()
+        ro, rl, s = reference(q, k, v, scale)
+        rm, cnt = ref_map(s, rl, 1e-4, L, L)
+        ins = inside.to("cuda").unsqueeze(0)
+        e, _ = rel_err(out, ro)
+        count_diff = ((mp - rm).abs() * cnt)[ins].max().item()
+        nan_out = bool(mp[~ins].isnan().all().item())
+        record(case, e <= 1e-2 and count_diff <= 4 and nan_out and not mp[ins].isnan().any().item(), rel_err=e,
+               map_max_count_diff=count_diff, nan_outside=nan_out, ref_blocks_all_below=(rm[ins] == 1).float().mean().item())
+        maps.setdefault(case, []).append((kern.label, mp))
+
     # long map rows (nK > 1024: the recheck goes in chunks), checked only across cubins
     for case, L, tok, sharp in [("long map bf16 H1 L140000 tok135000 random", 140000, 135000, 0.0),
                                 ("long map bf16 H1 L140000 tok135000 sharp", 140000, 135000, 1.5)]:
@@ -287,7 +312,7 @@ def same_maps(maps, results):
     for case, got in maps.items():
         (ref_label, ref), rest = got[0], got[1:]
         for label, mp in rest:
-            diff = int((mp != ref).sum().item())
+            diff = int(((mp != ref) & ~(mp.isnan() & ref.isnan())).sum().item())
             ok &= diff == 0
             results.append({"case": f"same map {case}", "pass": diff == 0, "cubin": label, "vs": ref_label, "blocks_differing": diff})
             print(("PASS " if diff == 0 else "FAIL ") + f"same map as {ref_label}: {label} {case} blocks_differing={diff}", flush=True)
@@ -335,6 +360,13 @@ def bench(kerns, results, maps, with_flex=True, baselines=True):
         map_ms = cuda_ms(lambda: kern.run(q, k, v, out, lse, scale, map_req=mreq))
         row(f"ours dense+map random {kern.label}", map_ms, map_mean=mp.mean().item(), map_over_dense=map_ms / dense_ms)
         maps.setdefault("bench map random L32760", []).append((kern.label, mp))
+        for density in (0.2, 0.5):
+            (rp, ci, nQ), _ = random_csr(H, nq, nq, density, torch.Generator().manual_seed(11))
+            mpw = torch.full((B, H, nq, nq), float("nan"), device="cuda")
+            mreq = {"out": mpw, "tau": 1e-4, "tq": L, "tk": L}
+            w_ms = cuda_ms(lambda: kern.run(q, k, v, out, lse, scale, csr=(rp, ci, nQ), map_req=mreq))
+            row(f"ours dense+map within {density} random {kern.label}", w_ms, map_over_dense=w_ms / dense_ms)
+            maps.setdefault(f"bench map within {density} random L32760", []).append((kern.label, mpw))
     qs, ks, vs = rand_qkv(B, H, L, L, torch.bfloat16, True, gen, sharp=1.5)
     for kern in kerns:
         out, lse = make_out(qs, True)
