@@ -367,23 +367,34 @@ __device__ void layerNorm(Tout* out, const Tin* x, const float* w, const float* 
   });
 }
 
-template <typename T, int VPT>
-__device__ void rmsNorm(T* out, const T* x, const float* w, long long rows, int C, float eps, int G, int vec) {
-  __shared__ float red[32];
-  const long long row = rowOf(G);
-  RowTile<T, VPT> t(x, row, rows, C, G, vec);
+// 1 / RMS of a row tile (every thread of the CTA calls it: it synchronises when G > 1).
+template <typename Tile>
+__device__ __forceinline__ float rowInvRms(Tile& t, int C, float eps, int G, float* red) {
   float s = 0.f;
   t.each([&](float(&e)[8], int) {
 #pragma unroll
     for (int j = 0; j < 8; j++) s += e[j] * e[j];
   });
-  const float r = rsqrtf(rowReduce<false>(s, G, red) / C + eps);
+  return rsqrtf(rowReduce<false>(s, G, red) / C + eps);
+}
+
+// Chunk ci of the RMS-normalised row (values e, 1 / RMS r) times the weight, into p.
+__device__ __forceinline__ void rmsChunk(const float (&e)[8], const float* w, int ci, int C, int vec, float r, float (&p)[8]) {
+  ldChunk(w, ci, C, vec, p);
+#pragma unroll
+  for (int j = 0; j < 8; j++) p[j] *= e[j] * r;
+}
+
+template <typename T, int VPT>
+__device__ void rmsNorm(T* out, const T* x, const float* w, long long rows, int C, float eps, int G, int vec) {
+  __shared__ float red[32];
+  const long long row = rowOf(G);
+  RowTile<T, VPT> t(x, row, rows, C, G, vec);
+  const float r = rowInvRms(t, C, eps, G, red);
   T* yr = out + row * C;
   t.each([&](float(&e)[8], int ci) {
     float p[8];
-    ldChunk(w, ci, C, vec, p);
-#pragma unroll
-    for (int j = 0; j < 8; j++) p[j] *= e[j] * r;
+    rmsChunk(e, w, ci, C, vec, r, p);
     stChunk(yr, ci, C, vec, p);
   });
 }
@@ -502,21 +513,14 @@ __device__ void rmsNormRope(T* out, const T* x, const float* w, const float2* ta
   __shared__ float red[32];
   const long long row = rowOf(G);
   RowTile<T, 1> t(x, row, rows, C, G, vec);
-  float s = 0.f;
-  t.each([&](float(&e)[8], int) {
-#pragma unroll
-    for (int j = 0; j < 8; j++) s += e[j] * e[j];
-  });
-  const float r = rsqrtf(rowReduce<false>(s, G, red) / C + eps);
+  const float r = rowInvRms(t, C, eps, G, red);
   const int l = (int)(row % g.L), hw = g.gh * g.gw;
   const bool video = l < g.gt * hw;
   const int pt = l / hw, ph = (l - pt * hw) / g.gw, pw = l - pt * hw - ph * g.gw;
   T* yr = out + row * C;
   t.each([&](float(&e)[8], int ci) {
     float p[8];
-    ldChunk(w, ci, C, vec, p);
-#pragma unroll
-    for (int j = 0; j < 8; j++) p[j] *= e[j] * r;
+    rmsChunk(e, w, ci, C, vec, r, p);
     if (video) {
       const int p0 = (8 * ci % g.D) / 2;
 #pragma unroll
