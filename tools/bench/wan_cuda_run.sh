@@ -4,7 +4,8 @@
 # forward:   one T2V-1.3B 480p forward (32,760 tokens, bf16, seeded weights), PyTorch eager with
 #            cuDNN SDPA (tools/reference/wan_reference.py) and ours, dense and a MOD sparse step.
 # compare:   50-step UniPC + CFG runs of T2V-1.3B at 480p, dense vs MOD-DiT (density 0.2 on
-#            sparse steps, layer 0 dense): wall time, fidelity, peak device memory.
+#            sparse steps, layer 0 dense): wall time, fidelity, peak device memory. REPEAT=N in the
+#            environment times N dense/MOD pairs in alternating order (about 90 s a pair on an H100).
 # profile:   the same, with --profile: the device is drained around every timed op so that the
 #            time split per op category is real (the barriers cost a little wall time).
 # memory14b: one dense T2V-14B 720p forward (75,600 tokens), all 40 blocks, with its time and
@@ -22,7 +23,7 @@ if want forward; then
 fi
 for mode in compare profile; do
   if want $mode; then
-    flags=(); [ $mode = profile ] && flags=(--profile)
+    flags=(--repeat "${REPEAT:-1}"); [ $mode = profile ] && flags=(--profile)
     timeout 420 node tools/reference/wan-compare.mjs --backend cuda --model t2v-1.3B --steps 50 --density 0.2 "${flags[@]}" --out "$out/wan13b-$mode.jsonl" 2> "$out/wan13b-$mode.log"
     echo "$mode exit $?"; tail -c 600 "$out/wan13b-$mode.log"
   fi

@@ -5,9 +5,14 @@
 // Usage: node tools/reference/wan-compare.mjs [--backend cuda|webgpu|cpu] [--model t2v-1.3B]
 //          [--latent 21x60x104] [--dtype bf16] [--steps 50] [--guidance 5] [--shift 5]
 //          [--density 0.2 | --top-k 350] [--warmup 12] [--interval 10] [--out file.jsonl] [--profile]
+//          [--repeat N]
 // Prints one JSON line: wall time of each run (every step ends with the latent's read-back,
 // so wall times are real on asynchronous backends; the per-category times are host-side on
 // them), the speedup, latent PSNR / relative error of MOD against dense, per-step sparsity.
+// --repeat N (N > 1) times N - 1 more dense/MOD pairs in alternating order (MOD first in the
+// second pair, dense first in the third, ...), so that a card warming up or throttling during
+// the command weighs on both runs alike; `speedup` is then total dense over total MOD time,
+// with every pair's wall times listed in `pairs`.
 import { appendFileSync } from 'node:fs';
 import { option, flag } from '../script-args.mjs';
 import { openBackend } from '../backend-by-name.mjs';
@@ -35,6 +40,8 @@ const mod = {
 };
 const out = option('out', '');
 const profile = flag('profile');
+const repeat = Number(option('repeat', '1'));
+if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer, got ${option('repeat', '1')}`);
 
 const backend = await openBackend(backendName);
 const latent = { channels: config.outDim, frames, height, width };
@@ -52,6 +59,18 @@ const denseMemory = memory();
 backend.resetPeakMemory?.();
 const sparse = await wan.runWan({ ...common, attention: 'mod', mod, onProgress: progress('mod') });
 const modMemory = memory();
+const pairs = [{ order: 'dense first', denseMs: Math.round(dense.wallMs), modMs: Math.round(sparse.wallMs) }];
+for (let r = 1; r < repeat; r++) {
+  const runs = { dense: () => wan.runWan({ ...common, attention: 'dense' }), mod: () => wan.runWan({ ...common, attention: 'mod', mod }) };
+  const order = r % 2 === 1 ? ['mod', 'dense'] : ['dense', 'mod'];
+  const ms = {};
+  for (const kind of order) {
+    ms[kind] = Math.round((await runs[kind]()).wallMs);
+    process.stderr.write(`repeat ${r}: ${kind} ${ms[kind]} ms\n`);
+  }
+  pairs.push({ order: `${order[0]} first`, denseMs: ms.dense, modMs: ms.mod });
+}
+const total = (k) => pairs.reduce((a, p) => a + p[k], 0);
 const round = (v, k = 1) => Math.round(v * 10 ** k) / 10 ** k;
 
 /**
@@ -92,7 +111,8 @@ const result = {
   loadMs: Math.round(loadMs),
   denseMs: Math.round(dense.wallMs),
   modMs: Math.round(sparse.wallMs),
-  speedup: round(dense.wallMs / sparse.wallMs, 3),
+  speedup: round(total('denseMs') / total('modMs'), 3),
+  pairs: pairs.map((p) => ({ ...p, speedup: round(p.denseMs / p.modMs, 3) })),
   psnrDb: Number.isFinite(fid.psnrDb) ? round(fid.psnrDb, 2) : 'identical',
   relativeError: fid.relativeError,
   sparseCallSparsity: round(sparse.sparseCallSparsity, 4),
