@@ -13,21 +13,13 @@ const wan = await import('../../packages/wan/dist/index.js');
 const { denoise, flowSchedule } = await import('../../packages/pipeline/dist/index.js');
 const { toFloat32 } = await import('../../packages/tensor/dist/index.js');
 const { Checkpoint, SafetensorsFile } = await import('../../packages/tensor/dist/safetensors.js');
+const { maxRelativeError } = await import('../../packages/tensor/dist/conformance.js');
 
 const backendName = option('backend', 'cpu');
 const dtype = option('dtype', 'f32');
 const tol = dtype === 'f32' ? 1e-4 : 3e-2;
 
 const fixture = (f) => fileURLToPath(new URL(`../../packages/wan/test/fixtures/${f}`, import.meta.url));
-const relErr = (a, b) => {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-};
 
 const backend = await openBackend(backendName);
 const shape = { channels: 16, frames: 3, height: 6, width: 10 };
@@ -58,11 +50,11 @@ for (const name of ['tiny-t2v', 'tiny-i2v']) {
     schedule: flowSchedule({ steps: run.steps, shift: run.shift }),
     noise: g.noise.data,
     guidance: run.guidance,
-    onStep: (i, x) => steps.push(relErr(x, g.latents.data.subarray(i * per, (i + 1) * per))),
+    onStep: (i, x) => steps.push(maxRelativeError(x, g.latents.data.subarray(i * per, (i + 1) * per))),
   });
   v.dispose();
   weights.dispose();
-  const result = { model: name, backend: backend.name, dtype, forwardCond: relErr(cond, g.velocity_cond.data), forwardUncond: relErr(uncond, g.velocity_uncond.data), runSteps: steps };
+  const result = { model: name, backend: backend.name, dtype, forwardCond: maxRelativeError(cond, g.velocity_cond.data), forwardUncond: maxRelativeError(uncond, g.velocity_uncond.data), runSteps: steps };
   worst = Math.max(worst, result.forwardCond, result.forwardUncond, ...steps);
   console.log(JSON.stringify(result));
 }

@@ -15,7 +15,7 @@ import {
   seededNoise,
   type ModelCall,
 } from '../src/index.js';
-import { maxRel } from './support/max-rel.js';
+import { maxRelativeError } from '@mod-dit/tensor/conformance';
 
 const b = new CpuBackend();
 
@@ -41,7 +41,7 @@ describe('device samplers', () => {
     const w = [0.7, -1.3, 0.25];
     const got = await linearCombination(b, ts.map((t, k) => [w[k], b.upload(t, [37], 'f32')] as const)).toFloat32();
     const want = Float32Array.from({ length: 37 }, (_, j) => w[0] * ts[0][j] + w[1] * ts[1][j] + w[2] * ts[2][j]);
-    expect(maxRel(got, want)).toBeLessThan(1e-6);
+    expect(maxRelativeError(got, want)).toBeLessThan(1e-6);
     const zero = await linearCombination(b, [[0, b.upload(ts[0], [37], 'f32')]]).toFloat32();
     expect(Array.from(zero).every((v) => v === 0)).toBe(true);
   });
@@ -66,7 +66,7 @@ describe('device samplers', () => {
           vd.dispose();
           xd.dispose();
           xd = next;
-          expect(maxRel(await xd.toFloat32(), xh), `step ${i}`).toBeLessThan(2e-6);
+          expect(maxRelativeError(await xd.toFloat32(), xh), `step ${i}`).toBeLessThan(2e-6);
         }
         xd.dispose();
         dev.dispose();
@@ -86,7 +86,7 @@ describe('denoiseOnDevice', () => {
     for (const concurrentBranches of [false, true]) {
       const steps: number[] = [];
       const got = await denoiseOnDevice({ backend: b, model: f.device, shape, schedule, noise, guidance: 4, concurrentBranches, sparsity: (s) => s / 10, onProgress: (e) => steps.push(e.step) });
-      expect(maxRel(got.latent, want.latent)).toBeLessThan(1e-5);
+      expect(maxRelativeError(got.latent, want.latent)).toBeLessThan(1e-5);
       expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       expect(got.sparsity[3]).toBeCloseTo(0.3);
     }

@@ -1,7 +1,7 @@
 import { Rng } from '@mod-dit/tensor';
 import { describe, expect, it } from 'vitest';
 import { EulerSampler, PipelineOptionError, UniPCSampler, flowSchedule, type FlowSchedule, type Sampler } from '../src/index.js';
-import { maxRel } from './support/max-rel.js';
+import { maxRelativeError } from '@mod-dit/tensor/conformance';
 
 function run(sampler: Sampler, x0: Float32Array, v: (x: Float32Array, sigma: number) => Float32Array): Float32Array[] {
   const out: Float32Array[] = [];
@@ -142,7 +142,7 @@ describe('EulerSampler', () => {
     for (let i = 0; i < 7; i++) {
       const k = sch.sigmas[i + 1] / sch.sigmas[0];
       const expected = target.map((t, j) => t + (noise[j] - t) * k);
-      expect(maxRel(out[i], expected)).toBeLessThan(1e-5);
+      expect(maxRelativeError(out[i], expected)).toBeLessThan(1e-5);
     }
   });
 
@@ -157,7 +157,7 @@ describe('EulerSampler', () => {
       const sch = flowSchedule({ steps, shift: 1, sigmaMax: 1, wanRounding: false });
       const out = run(new EulerSampler(sch), x0, (x) => x.map((xi, j) => a[j] * xi + b[j]));
       const exact = x0.map((xi, j) => (xi + b[j] / a[j]) * Math.exp(a[j] * (0 - 1)) - b[j] / a[j]);
-      return maxRel(out[steps - 1], exact);
+      return maxRelativeError(out[steps - 1], exact);
     };
     const e1 = errAt(100);
     const e2 = errAt(200);
@@ -181,7 +181,7 @@ describe('UniPCSampler', () => {
     const x0 = new Rng(steps).normals(n);
     const ref = officialUniPC(sch.sigmas, steps, Float64Array.from(x0), (x, s) => field(x, s), order);
     const got = run(new UniPCSampler(sch, { order }), x0, (x, s) => Float32Array.from(field(x, s)));
-    for (let i = 0; i < steps; i++) expect(maxRel(got[i], ref[i])).toBeLessThan(2e-6);
+    for (let i = 0; i < steps; i++) expect(maxRelativeError(got[i], ref[i])).toBeLessThan(2e-6);
   });
 
   it('uses order 1 at the first step and returns the x0 prediction at the last', () => {
@@ -215,7 +215,7 @@ describe('UniPCSampler', () => {
     const out = run(new UniPCSampler(sch), noise, (x, s) => x.map((xi, j) => (xi - target[j]) / s));
     for (let i = 0; i < 6; i++) {
       const k = sch.sigmas[i + 1] / sch.sigmas[0];
-      expect(maxRel(out[i], target.map((t, j) => t + (noise[j] - t) * k))).toBeLessThan(1e-5);
+      expect(maxRelativeError(out[i], target.map((t, j) => t + (noise[j] - t) * k))).toBeLessThan(1e-5);
     }
   });
 

@@ -4,5 +4,5 @@
  */
 export { conformanceCases, runConformance, type ConformanceCase, type ConformanceOptions } from './conformance/suite.js';
 export { ConformanceError } from './conformance/conformance-error.js';
-export { TOLERANCE, type Tolerance } from './conformance/compare.js';
+export { TOLERANCE, type Tolerance, maxRelativeError } from './conformance/compare.js';
 export type { SuiteSize } from './conformance/case-spec.js';

@@ -32,14 +32,3 @@ export function f32(g: Golden, name: string): Float32Array {
   return t.data as Float32Array;
 }
 
-/** max |a - b| / max |b|: the error relative to the reference's scale. */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / den;
-}

@@ -1,4 +1,5 @@
 import type { DType } from '../dtype.js';
+import { ShapeError } from '../errors.js';
 import { fmtShape, type Shape } from '../shape.js';
 import { ConformanceError } from './conformance-error.js';
 
@@ -11,6 +12,18 @@ export interface Tolerance {
    * any correctly rounded result near 1e-7 tens of percent "off", whatever the backend.
    */
   floor: number;
+}
+
+/** max |actual - expected| / max |expected|: the largest error relative to the reference's scale. */
+export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new ShapeError(`maxRelativeError: lengths ${actual.length} and ${expected.length} differ`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < actual.length; i++) {
+    num = Math.max(num, Math.abs(actual[i] - expected[i]));
+    den = Math.max(den, Math.abs(expected[i]));
+  }
+  return num / den;
 }
 
 /** f32 ~1e-5; f16/bf16 ~1e-2 (their own rounding is 2^-11 / 2^-8 per element). */
