@@ -176,7 +176,12 @@ await op('Wan block elementwise (fused options, mixed-dtype gates)', 0, () => {
   return out[out.length - 1];
 }, true);
 
-disposeResult({ x, xb, y, row, row2, w, qf, qb, ffn, wUp, biasUp, qkv, wNorm });
+// cross-attention: Wan's 512 zero-padded text tokens as keys (dense; a short key sweep per CTA)
+const ck = bf16([1, H, 512, D]);
+const cv = bf16([1, H, 512, D]);
+await op('cross-attention bf16 [1,12,L,128] x 512 keys', 0, () => b.attention(qb.permute([0, 2, 1, 3]), ck, cv));
+
+disposeResult({ x, xb, y, row, row2, w, qf, qb, ffn, wUp, biasUp, qkv, wNorm, ck, cv });
 b.destroy();
 
 console.log(`cuda-ops (${label}) on ${b.device.name}, iters ${iters}, peak ${peak} GB/s`);
