@@ -129,6 +129,15 @@ await op('rmsNorm + rope3d bf16 [1,L,12,128] (2 ops)', MB * 8, () => {
 });
 await op('rope3d with fused RMSNorm bf16 (1 op)', MB * 4, () => b.rope3d(xb.reshape([1, L, H, D]), { grid: GRID, split: SPLIT, theta: 10000, norm: { weight: wNorm, eps: 1e-6 } }));
 
+// a block stage's end: the gated residual (bf16 sublayer output into the f32 stream) and the
+// next stage's adaLN norm into bf16; both priced at the fused op's bytes
+await op('gatedAdd + layerNorm adaLN -> bf16 (2 ops)', MB * 12, () => {
+  const s = b.gatedAdd(x, xb, row);
+  const n = b.layerNorm(s, { eps: 1e-6, scale: row, shift: row2, dtype: 'bf16' });
+  return { s, n };
+});
+await op('residualLayerNorm gated, adaLN -> bf16 (1 op)', MB * 12, () => b.residualLayerNorm(x, xb, { gate: row, eps: 1e-6, scale: row, shift: row2, dtype: 'bf16' }));
+
 // ---- one Wan block's non-GEMM, non-attention ops, as packages/wan called them at HEAD ----
 // (LN, modulate, casts around each bf16 GEMM, q/k RMSNorm + RoPE in f32, head permutes,
 // residual gates); GEMM outputs are stood in by ready bf16 tensors of their shapes.
@@ -155,23 +164,17 @@ await op('Wan block elementwise (unfused, HEAD call sequence)', 0, () => {
   for (const t of out.slice(0, -1)) t.dispose();
   return out[out.length - 1];
 });
-await op('Wan block elementwise (fused options, mixed-dtype gates)', 0, () => {
+// the block as packages/wan calls it now: q/k RMSNorm + RoPE in one op each, attention output
+// already [L, H, D] (no merge copy), each stage ending in one residualLayerNorm
+await op('Wan block elementwise (current model: rope norm, residualLayerNorm)', 0, () => {
   const out = [];
   const keep = (t) => (out.push(t), t);
-  keep(b.layerNorm(x, { eps: 1e-6, scale: row, shift: row2, dtype: 'bf16' }));
-  for (let k = 0; k < 2; k++) {
-    const r = keep(b.rope3d(keep(b.rmsNorm(keep(b.cast(qkv, 'f32')), w, 1e-6)).reshape([1, L, H, D]), { grid: GRID, split: SPLIT, theta: 10000 }));
-    keep(b.contiguous(keep(b.cast(r, 'bf16')).permute([0, 2, 1, 3])));
-  }
-  keep(b.contiguous(qkv.reshape([1, L, H, D]).permute([0, 2, 1, 3])));
-  keep(b.contiguous(qkv.reshape([1, H, L, D]).permute([0, 2, 1, 3])));
-  const x1 = keep(b.gatedAdd(x, qkv, row));
-  keep(b.layerNorm(x1, { eps: 1e-6, weight: w, bias: w, dtype: 'bf16' }));
-  keep(b.cast(keep(b.rmsNorm(keep(b.cast(qkv, 'f32')), w, 1e-6)), 'bf16'));
-  keep(b.contiguous(qkv.reshape([1, H, L, D]).permute([0, 2, 1, 3])));
-  const x2 = keep(b.add(x1, qkv));
-  keep(b.layerNorm(x2, { eps: 1e-6, scale: row, shift: row2, dtype: 'bf16' }));
-  keep(b.gatedAdd(x2, qkv, row));
+  const both = (r) => (keep(r.norm), keep(r.sum));
+  for (let k = 0; k < 2; k++) keep(b.rope3d(qkv.reshape([1, L, H, D]), { grid: GRID, split: SPLIT, theta: 10000, norm: { weight: wNorm, eps: 1e-6 } }));
+  const x1 = both(b.residualLayerNorm(x, qkv, { gate: row, eps: 1e-6, weight: w, bias: w, dtype: 'bf16' }));
+  keep(b.rmsNorm(qkv, wNorm, 1e-6));
+  const x2 = both(b.residualLayerNorm(x1, qkv, { eps: 1e-6, scale: row, shift: row2, dtype: 'bf16' }));
+  both(b.residualLayerNorm(x2, qkv, { gate: row, eps: 1e-6, scale: row, shift: row2, dtype: 'bf16' }));
   for (const t of out.slice(0, -1)) t.dispose();
   return out[out.length - 1];
 }, true);

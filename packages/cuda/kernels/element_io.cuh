@@ -14,6 +14,13 @@ __device__ __forceinline__ float ld(const __nv_bfloat16* p) { return __bfloat162
 __device__ __forceinline__ void st(float* p, float x) { *p = x; }
 __device__ __forceinline__ void st(__half* p, float x) { *p = __float2half_rn(x); }
 __device__ __forceinline__ void st(__nv_bfloat16* p, float x) { *p = __float2bfloat16_rn(x); }
+// x rounded (RNE) to T's precision, as f32 (the identity for f32).
+template <typename T>
+__device__ __forceinline__ float roundTo(float x) {
+  T h;
+  st(&h, x);
+  return ld(&h);
+}
 
 __device__ __forceinline__ void ld8(const float* p, float (&v)[8]) {
   const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];

@@ -307,17 +307,15 @@ __device__ __forceinline__ float rowReduce(float v, int G, float* red) {
 
 __device__ __forceinline__ long long rowOf(int G) { return (long long)blockIdx.x * (blockDim.x / 32 / G) + (threadIdx.x >> 5) / G; }
 
-// y = LN(x) (* w) (+ b), then adaLN's y (1 + scale) + shift where scale/shift are given: f32
-// rows picked per x row through the leading-dims layout (broadcast strides 0), walked with
+// y = LN(row tile) (* w) (+ b), then adaLN's y (1 + scale) + shift where scale/shift are given:
+// f32 rows picked per x row through the leading-dims layout (broadcast strides 0), walked with
 // their column strides (0 or 1 in practice).
 // Two passes (mean, then centred variance) for accuracy on large offsets.
-template <typename Tin, typename Tout, int VPT>
-__device__ void layerNorm(Tout* out, const Tin* x, const float* w, const float* b, const float* scale, const float* shift, int leadRank,
-                          const Dims& leadShape, const Dims& scaleStride, const Dims& shiftStride, long long scaleCol, long long shiftCol,
-                          long long rows, int C, float eps, int G, int vec) {
+template <typename Tile, typename Tout>
+__device__ void layerNormTile(Tile& t, Tout* out, long long row, const float* w, const float* b, const float* scale, const float* shift,
+                              int leadRank, const Dims& leadShape, const Dims& scaleStride, const Dims& shiftStride, long long scaleCol,
+                              long long shiftCol, long long rows, int C, float eps, int G, int vec) {
   __shared__ float red[32];
-  const long long row = rowOf(G);
-  RowTile<Tin, VPT> t(x, row, rows, C, G, vec);
   float s = 0.f;
   t.each([&](float(&e)[8], int) {
 #pragma unroll
@@ -365,6 +363,52 @@ __device__ void layerNorm(Tout* out, const Tin* x, const float* w, const float* 
     }
     stChunk(yr, ci, C, vec, y);
   });
+}
+
+template <typename Tin, typename Tout, int VPT>
+__device__ void layerNorm(Tout* out, const Tin* x, const float* w, const float* b, const float* scale, const float* shift, int leadRank,
+                          const Dims& leadShape, const Dims& scaleStride, const Dims& shiftStride, long long scaleCol, long long shiftCol,
+                          long long rows, int C, float eps, int G, int vec) {
+  const long long row = rowOf(G);
+  RowTile<Tin, VPT> t(x, row, rows, C, G, vec);
+  layerNormTile(t, out, row, w, b, scale, shift, leadRank, leadShape, scaleStride, shiftStride, scaleCol, shiftCol, rows, C, eps, G, vec);
+}
+
+// sum = x + y (* gate), rounded into x's dtype and written out, then the layerNorm above of that
+// rounded row: gatedAdd (or add) and layerNorm in one pass over the residual stream. The gate
+// row comes through the same leading-dims layout as scale/shift. The x tile must be resident
+// (the host checks C): the sum replaces it in registers.
+template <typename Tx, typename Ty, typename Tout>
+__device__ void residualLayerNorm(Tout* out, const Tx* x, Tx* sum, const Ty* y, const float* gate, const float* w, const float* b,
+                                  const float* scale, const float* shift, int leadRank, const Dims& leadShape, const Dims& gateStride,
+                                  const Dims& scaleStride, const Dims& shiftStride, long long gateCol, long long scaleCol,
+                                  long long shiftCol, long long rows, int C, float eps, int G, int vec) {
+  const long long row = rowOf(G);
+  RowTile<Tx, 8> t(x, row, rows, C, G, vec);
+  const float* gr = nullptr;
+  if (gate && row < rows) {
+    long long o[1];
+    offsetsOf<unsigned long long, long long>((unsigned long long)row, leadRank, leadShape, o, gateStride);
+    gr = gate + o[0];
+  }
+  const Ty* yr = y + row * C;
+  Tx* sr = sum + row * C;
+  t.each([&](float(&e)[8], int ci) {
+    float p[8], g[8];
+    ldChunk(yr, ci, C, vec, p);
+    if (gr) {
+      ldChunk(gr, ci, C, vec, g, gateCol);
+#pragma unroll
+      for (int j = 0; j < 8; j++) e[j] = ternaryOp(1, e[j], p[j], g[j]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; j++) e[j] = binaryOp(0, e[j], p[j]);
+    }
+#pragma unroll
+    for (int j = 0; j < 8; j++) e[j] = roundTo<Tx>(e[j]);
+    stChunk(sr, ci, C, vec, e);
+  });
+  layerNormTile(t, out, row, w, b, scale, shift, leadRank, leadShape, scaleStride, shiftStride, scaleCol, shiftCol, rows, C, eps, G, vec);
 }
 
 // 1 / RMS of a row tile (every thread of the CTA calls it: it synchronises when G > 1).
@@ -613,6 +657,19 @@ DTYPES_0(TERNARY_X)
   }
 DTYPES_1(ROWS, 2)
 DTYPES_1(ROWS, 8)
+
+// residual_layernorm_f32_<y>_<out>: for an f32 residual stream (other x dtypes compose two ops
+// on the host, as do rows too long for the tile: 8 chunks per lane, up to 8 * 32 * 16 chunks).
+#define RESIDUAL_LAYERNORM(TY, NY, TO, NO)                                                                             \
+  __global__ void __launch_bounds__(512) residual_layernorm_f32_##NY##_##NO(                                          \
+      TO* o, const float* x, float* sum, const TY* y, const float* gate, const float* w, const float* b, const float* sc, \
+      const float* sh, int lr, Dims ls, Dims gs, Dims ss, Dims hs, long long gcol, long long scol, long long hcol,      \
+      long long rows, int C, float eps, int G, int vec) {                                                              \
+    residualLayerNorm<float, TY, TO>(o, x, sum, y, gate, w, b, sc, sh, lr, ls, gs, ss, hs, gcol, scol, hcol, rows, C, eps, \
+                                     G, vec);                                                                           \
+  }
+#define RESIDUAL_LAYERNORM_Y(TY, NY) DTYPES_1(RESIDUAL_LAYERNORM, TY, NY)
+DTYPES_0(RESIDUAL_LAYERNORM_Y)
 
 #define STREAM(T, NT)                                                                                                 \
   __global__ void unary_##NT(T* o, const T* a, long long n, int op) { unary<T>(o, a, n, op); }                        \

@@ -1,10 +1,10 @@
 import {
   type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, type DType, DTYPES, DTYPE_BYTES,
-  DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions,
-  type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost,
+  DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions, type ResidualLayerNormOptions,
+  type ResidualLayerNormResult, type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost,
   checkEmpty, checkFloat, checkMinRank, checkTensor, checkUpload, contiguousStrides, fmtShape, numel, shapeEquals,
   validateAttention, validateBinary, validateConcat, validateLayerNorm, validateMatmul, validateNorm, validatePatchify, validateRope3d,
-  normThenRope, validateTernary, validateUnpatchify,
+  normThenRope, residualThenLayerNorm, validateResidualLayerNorm, validateTernary, validateUnpatchify,
 } from '@mod-dit/tensor';
 import { type DeviceBlock, CachingAllocator } from './allocator.js';
 import { cudaAvailability } from './availability.js';
@@ -435,27 +435,52 @@ export class CudaBackend implements Backend {
     return t.dtype === 'f32' ? new Tensor(this, t.storage, t.dtype, t.shape, t.strides, t.offset) : this.cast(t, 'f32');
   }
 
-  layerNorm(x: Tensor, opts: LayerNormOptions): Tensor {
-    const { c: C, dtype, modulation } = validateLayerNorm(this, x, opts);
+  /**
+   * The parameters of the layerNorm kernels as launch arguments: `affine` (weight, bias),
+   * `broadcast` (one pointer per tensor of `rowParams`: residualLayerNorm's gate, adaLN's scale
+   * and shift) and `layout` (the leading-dims layout that picks each one's row for an x row, then
+   * their column strides). `vecOk`: 16-byte chunks can read them. The caller disposes `owned`
+   * after the launch.
+   */
+  private normArgs(x: Tensor, opts: LayerNormOptions, C: number, rowParams: readonly (Tensor | undefined)[]) {
     const w = opts.weight === undefined ? undefined : this.param('layerNorm', 'weight', opts.weight, C);
     const b = opts.bias === undefined ? undefined : this.param('layerNorm', 'bias', opts.bias, C);
-    const scale = modulation && this.f32View(modulation.scale);
-    const shift = modulation && this.f32View(modulation.shift);
-    // scale/shift rows: a per-row offset over x's leading dims, then a column stride
-    const full = [scale, shift].map((t) => (t ? broadcastStrides(t.shape, t.strides, x.shape) : x.shape.map(() => 0)));
-    const lead = mergeLayout(x.shape.slice(0, -1), full.map((s) => s.slice(0, -1)), 'layerNorm');
-    const cols = full.map((s) => s[s.length - 1]);
-    const params = [w, b, scale, shift].flatMap((t) => (t ? [this.ptr(t)] : []));
-    const vecOk = aligned16(params) && (!scale || (cols.every((s) => s === 1) && lead.strides.every((s) => s.every((v) => v % 4 === 0))));
+    const rowsF32 = rowParams.map((t) => t && this.f32View(t));
+    const full = rowsF32.map((t) => (t ? broadcastStrides(t.shape, t.strides, x.shape) : x.shape.map(() => 0)));
+    const lead = mergeLayout(x.shape.slice(0, -1), full.map((st) => st.slice(0, -1)), 'layerNorm');
+    const cols = full.map((st) => st[st.length - 1]);
+    const owned = [w, b, ...rowsF32].filter((t): t is Tensor => t !== undefined);
+    const vecOk = aligned16(owned.map((t) => this.ptr(t))) && rowsF32.every((t, i) => !t || (cols[i] === 1 && lead.strides[i].every((v) => v % 4 === 0)));
     const ptr = (t: Tensor | undefined): KernelArg => (t ? this.arg(t) : NULL_PTR);
-    const out = this.rows(
-      `layernorm_${x.dtype}_${dtype}`, x, dtype,
-      [ptr(w), ptr(b), ptr(scale), ptr(shift), { i32: lead.shape.length }, { dims: lead.shape }, { dims: lead.strides[0] }, { dims: lead.strides[1] },
-        { i64: cols[0] }, { i64: cols[1] }],
-      [{ f32: opts.eps }], vecOk,
-    );
-    for (const t of [w, b, scale, shift]) t?.dispose();
+    const layout: KernelArg[] = [{ i32: lead.shape.length }, { dims: lead.shape }, ...lead.strides.map((st) => ({ dims: st })), ...cols.map((c) => ({ i64: c }))];
+    return { affine: [ptr(w), ptr(b)], broadcast: rowsF32.map(ptr), layout, vecOk, owned };
+  }
+
+  layerNorm(x: Tensor, opts: LayerNormOptions): Tensor {
+    const { c: C, dtype, modulation } = validateLayerNorm(this, x, opts);
+    const p = this.normArgs(x, opts, C, [modulation?.scale, modulation?.shift]);
+    const out = this.rows(`layernorm_${x.dtype}_${dtype}`, x, dtype, [...p.affine, ...p.broadcast, ...p.layout], [{ f32: opts.eps }], p.vecOk);
+    for (const t of p.owned) t.dispose();
     return out;
+  }
+
+  /**
+   * One pass (residual_layernorm_f32_*) for an f32 residual stream x and a y of x's shape whose
+   * row fits the kernel's register tile; other cases compose gatedAdd / add and layerNorm.
+   */
+  residualLayerNorm(x: Tensor, y: Tensor, opts: ResidualLayerNormOptions): ResidualLayerNormResult {
+    const { c: C, dtype, modulation } = validateResidualLayerNorm(this, x, y, opts);
+    if (x.dtype !== 'f32' || !shapeEquals(y.shape, x.shape) || Math.ceil(C / VEC) > 8 * 32 * MAX_ROW_WARPS) return residualThenLayerNorm(this, x, y, opts);
+    const sum = this.make(x.shape, 'f32');
+    const yc = this.contiguous(y);
+    const p = this.normArgs(x, opts, C, [opts.gate, modulation?.scale, modulation?.shift]);
+    const [gate, scale, shift] = p.broadcast;
+    const norm = this.rows(
+      `residual_layernorm_f32_${y.dtype}_${dtype}`, x, dtype, [this.arg(sum), this.arg(yc), gate, ...p.affine, scale, shift, ...p.layout],
+      [{ f32: opts.eps }], p.vecOk && aligned16([this.ptr(sum), this.ptr(yc)]), false,
+    );
+    for (const t of [...p.owned, yc]) t.dispose();
+    return { sum, norm };
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {

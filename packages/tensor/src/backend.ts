@@ -40,6 +40,20 @@ export interface LayerNormOptions {
   dtype?: DType;
 }
 
+/** Options of {@link Backend.residualLayerNorm}: the layerNorm's, plus the residual's gate. */
+export interface ResidualLayerNormOptions extends LayerNormOptions {
+  /** Gate broadcast against x: sum = x + y * gate, as {@link Backend.gatedAdd}; omitted, sum = x + y. */
+  gate?: Tensor;
+}
+
+/** The two outputs of {@link Backend.residualLayerNorm}. */
+export interface ResidualLayerNormResult {
+  /** x + y (* gate) in x's shape and dtype: the updated residual stream. */
+  sum: Tensor;
+  /** layerNorm(sum, opts): the next sublayer's input. */
+  norm: Tensor;
+}
+
 /** 3D rotary embedding over a frame-major (t, h, w) token grid. */
 export interface Rope3dOptions {
   /** Token grid [t, h, w]; tokens past t*h*w (text) are left untouched. */
@@ -145,6 +159,12 @@ export interface Backend {
   gatedAdd(x: Tensor, y: Tensor, gate: Tensor): Tensor;
   /** LayerNorm over the last dim, optional affine, optional fused adaLN modulation and output dtype. */
   layerNorm(x: Tensor, opts: LayerNormOptions): Tensor;
+  /**
+   * A pre-norm block's residual update and the next sublayer's norm in one op: sum = x + y
+   * (* gate), y and gate broadcast against x, rounded into x's dtype; then layerNorm(sum, opts)
+   * computed from the rounded sum, exactly as gatedAdd (or add) followed by layerNorm.
+   */
+  residualLayerNorm(x: Tensor, y: Tensor, opts: ResidualLayerNormOptions): ResidualLayerNormResult;
   /** RMSNorm over the last dim: x / sqrt(mean(x^2) + eps) * weight. */
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
   /** GELU, tanh approximation. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ModDitError, ShapeError } from '../src/index.js';
+import { ModDitError, ShapeError, fromNumbers, toFloat32 } from '../src/index.js';
 import { CpuBackend, FLOATS, Rng, expectRounded, randomTensor, values } from './support/random.js';
 
 const b = new CpuBackend();
@@ -64,6 +64,39 @@ describe('cpu norms', () => {
       expect(y.dtype).toBe(out);
       expectRounded(await values(y), want, out, 1e-9, 'adaLN layerNorm');
     });
+
+  for (const dtype of FLOATS)
+    it(`residualLayerNorm: x ${dtype} + y * gate rounded into x's dtype, then adaLN layerNorm of that sum`, async () => {
+      const rng = new Rng(9);
+      const [bs, rows, c] = [2, 3, 13];
+      const X = randomTensor(b, rng, [bs, rows, c], dtype, 2, 0.5);
+      const Y = randomTensor(b, rng, [bs, rows, c], 'bf16', 3);
+      const G = randomTensor(b, rng, [bs, 1, c], 'f32', 0.5);
+      const S = randomTensor(b, rng, [c], 'f32', 0.5);
+      const T = randomTensor(b, rng, [c], 'f32');
+      // float64 sum, rounded once into x's dtype (through that dtype's encoding)
+      const sum64 = X.x.map((x, i) => x + Y.x[i] * G.x[Math.floor(i / (rows * c)) * c + (i % c)]);
+      const sum = Float64Array.from(toFloat32(fromNumbers(sum64, dtype), dtype));
+      const norm = new Float64Array(sum.length);
+      for (let o = 0; o < sum.length; o += c) {
+        const row = sum.subarray(o, o + c);
+        const mean = row.reduce((a, v) => a + v, 0) / c;
+        const v = row.reduce((a, x) => a + (x - mean) ** 2, 0) / c;
+        for (let i = 0; i < c; i++) norm[o + i] = ((row[i] - mean) / Math.sqrt(v + 1e-6)) * (1 + S.x[i]) + T.x[i];
+      }
+      const r = b.residualLayerNorm(X.t, Y.t, { gate: G.t, eps: 1e-6, scale: S.t, shift: T.t, dtype: 'f32' });
+      expect([r.sum.dtype, r.norm.dtype]).toEqual([dtype, 'f32']);
+      expectRounded(await values(r.sum), sum64, dtype, 1e-9, 'sum');
+      expectRounded(await values(r.norm), norm, 'f32', 1e-9, 'norm');
+    });
+
+  it('checks residualLayerNorm operands', () => {
+    const rng = new Rng(3);
+    const x = randomTensor(b, rng, [2, 3, 8]).t;
+    expect(() => b.residualLayerNorm(x, randomTensor(b, rng, [4, 1, 1, 8]).t, { eps: 1e-6 })).toThrow(/residualLayerNorm: y \[4, 1, 1, 8\] must broadcast to x \[2, 3, 8\]/);
+    expect(() => b.residualLayerNorm(x, x, { eps: 1e-6, gate: randomTensor(b, rng, [3]).t })).toThrow(ShapeError);
+    expect(() => b.residualLayerNorm(x, x, { eps: 1e-6, weight: randomTensor(b, rng, [7]).t })).toThrow(/layerNorm: weight must have shape \[8\]/);
+  });
 
   it('checks adaLN scale/shift and the output dtype', () => {
     const rng = new Rng(2);

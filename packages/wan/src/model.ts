@@ -48,6 +48,11 @@ export interface WanForwardArgs {
 
 const F32: DType = 'f32';
 
+/** adaLN's scale and shift rows of a modulation [1, n, C]: shift at row `shiftRow`, scale right after it (Wan's order). */
+function adaLN(m: Tensor, shiftRow: number): { scale: Tensor; shift: Tensor } {
+  return { scale: m.slice(1, shiftRow + 1, shiftRow + 2), shift: m.slice(1, shiftRow, shiftRow + 1) };
+}
+
 /**
  * The Wan2.1 DiT forward (wan/modules/model.py) on any Backend. The residual stream and the
  * modulation stay in f32; norms compute in f32 and round once into what consumes them: the
@@ -123,7 +128,9 @@ export class WanModel {
     const t0 = performance.now();
     const before = clock?.total() ?? 0;
     const grid = tokenGrid(c, a.shape);
-    const { h: h0, e, e0 } = scope(() => {
+    // Block i's first norm (adaLN with its modulation m) comes out of block i - 1's last residual
+    // update (residualLayerNorm), the head's norm out of the last block's; block 0's is a plain one.
+    const init = scope(() => {
       const x = this.cast(this.inputLatent(a));
       const tokens = b.patchify(x, { patch: c.patch, channels: 'first' });
       const pw = this.weights.get('patch_embedding.weight');
@@ -132,9 +139,11 @@ export class WanModel {
       const sin = this.upload(Float32Array.from(timestepSinusoid(c.freqDim, a.timestep)), [1, c.freqDim]);
       const e = this.f32(this.linear(b.silu(this.linear(sin, 'time_embedding.0')), 'time_embedding.2'));
       const e0 = this.f32(this.linear(b.silu(e), 'time_projection.1')).reshape([1, 6, c.dim]);
-      return { h, e, e0 };
+      const m = this.modulation(0, e0);
+      return { h, hn: b.layerNorm(h, { eps: c.eps, ...adaLN(m, 0), dtype: this.cdt }), m, e, e0 };
     });
-    let h = h0;
+    const { e, e0 } = init;
+    let { h, hn, m } = init;
     // A layer's map is read and fitted after the next layer is enqueued: the host fits while
     // the GPU runs that layer (backends whose read waits only for earlier work overlap them).
     let pending: { site: { step: number; layer: number; branch: Branch }; map: Tensor } | undefined;
@@ -142,9 +151,12 @@ export class WanModel {
       for (let i = 0; i < c.layers; i++) {
         const site = { step: a.step ?? 0, layer: i, branch: a.branch ?? 0 };
         const plan = this.plan(site);
-        const { x, map } = scope(() => this.block(i, h, e0, a.context, a.image, grid, plan));
-        h.dispose();
-        h = x;
+        const { x, norm, map, next } = scope(() => {
+          const next = i + 1 < c.layers ? this.modulation(i + 1, e0) : b.add(this.weights.get('head.modulation'), e.reshape([1, 1, c.dim]));
+          return { ...this.block(i, h, hn, m, next, a.context, a.image, grid, plan), next };
+        });
+        for (const t of [h, hn, m]) t.dispose();
+        [h, hn, m] = [x, norm, next];
         // this layer's map is tracked before the previous one is observed: if that throws, finally frees it
         const prev = pending;
         pending = map && { site, map };
@@ -153,41 +165,48 @@ export class WanModel {
       if (pending) await this.observe(pending.site, pending.map);
       pending = undefined;
       return scope(() => {
-        const hm = b.add(this.weights.get('head.modulation'), e.reshape([1, 1, c.dim]));
-        const y = b.layerNorm(h, { eps: c.eps, scale: hm.slice(1, 1, 2), shift: hm.slice(1, 0, 1), dtype: this.cdt });
-        const out = b.unpatchify(this.f32(this.linear(y, 'head.head')), grid, { patch: c.patch, channels: 'last' });
+        const out = b.unpatchify(this.f32(this.linear(hn, 'head.head')), grid, { patch: c.patch, channels: 'last' });
         return out.reshape(out.shape.slice(1));
       });
     } finally {
       pending?.map.dispose();
-      h.dispose();
-      e.dispose();
-      e0.dispose();
+      for (const t of [h, hn, m, e, e0]) t.dispose();
       clock?.settle(performance.now() - t0, before);
     }
   }
 
+  /** Block i's modulation [1, 6, C] for this step's time embedding e0. */
+  private modulation(i: number, e0: Tensor): Tensor {
+    return this.backend.add(this.weights.get(`blocks.${i}.modulation`), e0);
+  }
+
   /**
-   * One Wan block. Each stage runs in its own scope and the residual stream is replaced in
-   * place, so a stage's temporaries are freed as soon as it ends: the peak is the residual
-   * plus the largest stage, not the sum of every temporary of the block (14B at 720p: a few
-   * GB instead of ~50).
+   * One Wan block on the residual stream x0 and its adaLN-normed input h (modulation m); returns
+   * the new stream and, normed with the next modulation (the next block's or the head's), the
+   * next input. Each stage runs in its own scope and ends in one residualLayerNorm (the gated
+   * residual and the next stage's norm in one pass), so a stage's temporaries are freed as soon
+   * as it ends: the peak is the residual plus the largest stage, not the sum of every temporary
+   * of the block (14B at 720p: a few GB instead of ~50).
    */
-  private block(i: number, x0: Tensor, e0: Tensor, ctx: Tensor, img: Tensor | undefined, grid: [number, number, number], plan: AttentionPlan): { x: Tensor; map?: Tensor } {
+  private block(
+    i: number, x0: Tensor, h: Tensor, m: Tensor, next: Tensor, ctx: Tensor, img: Tensor | undefined, grid: [number, number, number], plan: AttentionPlan,
+  ): { x: Tensor; norm: Tensor; map?: Tensor } {
     const c = this.config;
     const b = this.backend;
     const W = (n: string) => this.weights.get(`blocks.${i}.${n}`);
-    const m = b.add(W('modulation'), e0);
     const mod = (k: number) => m.slice(1, k, k + 1);
     const cdt = this.cdt;
     let x = x0;
-    const residual = (next: Tensor) => {
+    let normed: Tensor | undefined;
+    // x += update (* gate); the stage's output norm replaces the previous one
+    const residual = (r: { sum: Tensor; norm: Tensor }) => {
       if (x !== x0) x.dispose();
-      x = next;
+      normed?.dispose();
+      ({ sum: x, norm: normed } = r);
+      return r.norm;
     };
-    // self-attention: adaLN fused into the norm, q/k through RMSNorm and RoPE in one op, in the compute dtype
+    // self-attention: q/k through RMSNorm and RoPE in one op, in the compute dtype
     const att = scope(() => {
-      const h = b.layerNorm(x, { eps: c.eps, scale: mod(1), shift: mod(0), dtype: cdt });
       const q = this.rope(this.linear(h, `blocks.${i}.self_attn.q`), W('self_attn.norm_q.weight'), grid);
       const k = this.rope(this.linear(h, `blocks.${i}.self_attn.k`), W('self_attn.norm_k.weight'), grid);
       const v = this.heads(this.linear(h, `blocks.${i}.self_attn.v`));
@@ -195,12 +214,12 @@ export class WanModel {
       return this.time('self-attention', () => b.attention(q, k, v, opts));
     });
     att.lse.dispose();
-    residual(scope(() => b.gatedAdd(x, this.linear(this.merge(att.out), `blocks.${i}.self_attn.o`), mod(2))));
+    // gated residual, then norm3 (affine) for the cross-attention
+    const hc = residual(scope(() => b.residualLayerNorm(x, this.linear(this.merge(att.out), `blocks.${i}.self_attn.o`), { gate: mod(2), weight: W('norm3.weight'), bias: W('norm3.bias'), eps: c.eps, dtype: cdt })));
     att.out.dispose();
-    // cross-attention: text (+ image for I2V), dense, no gate
-    residual(
+    // cross-attention: text (+ image for I2V), dense, no gate; then the FFN's adaLN norm
+    const f = residual(
       scope(() => {
-        const hc = b.layerNorm(x, { weight: W('norm3.weight'), bias: W('norm3.bias'), eps: c.eps, dtype: cdt });
         const cq = this.heads(b.rmsNorm(this.linear(hc, `blocks.${i}.cross_attn.q`), W('cross_attn.norm_q.weight'), c.eps));
         const ck = this.heads(b.rmsNorm(this.linear(ctx, `blocks.${i}.cross_attn.k`), W('cross_attn.norm_k.weight'), c.eps));
         let o = this.time('cross-attention', () => b.attention(cq, ck, this.heads(this.linear(ctx, `blocks.${i}.cross_attn.v`))).out);
@@ -209,17 +228,14 @@ export class WanModel {
           const iv = this.heads(this.linear(img, `blocks.${i}.cross_attn.v_img`));
           o = b.add(o, this.time('cross-attention', () => b.attention(cq, ik, iv).out));
         }
-        return b.add(x, this.linear(this.merge(o), `blocks.${i}.cross_attn.o`));
+        return b.residualLayerNorm(x, this.linear(this.merge(o), `blocks.${i}.cross_attn.o`), { eps: c.eps, ...adaLN(m, 3), dtype: cdt });
       }),
     );
-    // feed-forward: adaLN fused into the norm, tanh GELU fused into the first GEMM
-    residual(
-      scope(() => {
-        const f = b.layerNorm(x, { eps: c.eps, scale: mod(4), shift: mod(3), dtype: cdt });
-        return b.gatedAdd(x, this.linear(this.linear(f, `blocks.${i}.ffn.0`, 'gelu'), `blocks.${i}.ffn.2`), mod(5));
-      }),
+    // feed-forward (tanh GELU fused into the first GEMM); its gated residual, then the next norm
+    const norm = residual(
+      scope(() => b.residualLayerNorm(x, this.linear(this.linear(f, `blocks.${i}.ffn.0`, 'gelu'), `blocks.${i}.ffn.2`), { gate: mod(5), eps: c.eps, ...adaLN(next, 0), dtype: cdt })),
     );
-    return att.map ? { x, map: att.map } : { x };
+    return att.map ? { x, norm, map: att.map } : { x, norm };
   }
 
   private plan(site: { step: number; layer: number; branch: Branch }): AttentionPlan {

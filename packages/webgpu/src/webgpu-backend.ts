@@ -9,6 +9,8 @@ import {
   type MatmulActivation,
   type MatmulOptions,
   type PatchOptions,
+  type ResidualLayerNormOptions,
+  type ResidualLayerNormResult,
   type Rope3dOptions,
   type Shape,
   ShapeError,
@@ -28,6 +30,7 @@ import {
   validateCast,
   validateConcat,
   normThenRope,
+  residualThenLayerNorm,
   validateMatmul,
   scope,
   validateLayerNorm,
@@ -452,6 +455,10 @@ export class WebGPUBackend implements Backend {
       const y = modulation ? this.modulate(normed, modulation.scale, modulation.shift) : normed;
       return dtype === 'f32' ? y : this.cast(y, dtype);
     });
+  }
+
+  residualLayerNorm(x: Tensor, y: Tensor, opts: ResidualLayerNormOptions): ResidualLayerNormResult {
+    return residualThenLayerNorm(this, x, y, opts);
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {

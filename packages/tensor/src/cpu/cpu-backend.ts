@@ -1,4 +1,6 @@
-import type { AttentionOptions, AttentionResult, Backend, LayerNormOptions, MatmulOptions, PatchOptions, Rope3dOptions } from '../backend.js';
+import type {
+  AttentionOptions, AttentionResult, Backend, LayerNormOptions, MatmulOptions, PatchOptions, ResidualLayerNormOptions, ResidualLayerNormResult, Rope3dOptions,
+} from '../backend.js';
 import { type DType, type HostArray, DTYPE_BYTES, allocHost } from '../dtype.js';
 import { type Shape, numel } from '../shape.js';
 import { Storage, Tensor } from '../tensor.js';
@@ -9,7 +11,7 @@ import { cast, checkEmpty, checkUpload, concat, contiguous } from './copy.js';
 import { binary, ternary } from './elementwise.js';
 import { gatherRaw } from './host.js';
 import { matmul } from './matmul.js';
-import { layerNorm, rmsNorm } from './norms.js';
+import { layerNorm, residualThenLayerNorm, rmsNorm } from './norms.js';
 import { patchify, unpatchify } from './patch.js';
 import { rope3d } from './rope.js';
 
@@ -96,6 +98,10 @@ export class CpuBackend implements Backend {
 
   layerNorm(x: Tensor, opts: LayerNormOptions): Tensor {
     return layerNorm(this, this.make, x, opts);
+  }
+
+  residualLayerNorm(x: Tensor, y: Tensor, opts: ResidualLayerNormOptions): ResidualLayerNormResult {
+    return residualThenLayerNorm(this, x, y, opts);
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {

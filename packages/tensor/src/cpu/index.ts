@@ -5,7 +5,7 @@ export { checkFloat, checkMinRank, checkNumber, checkRank, checkSameDType, check
 export { checkEmpty, checkUpload, validateCast, validateConcat } from './copy.js';
 export { validateBinary, validateTernary } from './elementwise.js';
 export { type MatmulGeometry, validateMatmul } from './matmul.js';
-export { type LayerNormGeometry, validateLayerNorm, validateNorm } from './norms.js';
+export { type LayerNormGeometry, residualThenLayerNorm, validateLayerNorm, validateNorm, validateResidualLayerNorm } from './norms.js';
 export { normThenRope, validateRope3d } from './rope.js';
 export { type PatchGeometry, validatePatchify, validateUnpatchify } from './patch.js';
 export { type AttentionGeometry, type SparsityMapPlan, validateAttention } from './attention.js';

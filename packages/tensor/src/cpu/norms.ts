@@ -1,4 +1,4 @@
-import type { Backend, LayerNormOptions } from '../backend.js';
+import type { Backend, LayerNormOptions, ResidualLayerNormOptions, ResidualLayerNormResult } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { broadcastShapes, fmtShape, shapeEquals } from '../shape.js';
@@ -6,8 +6,8 @@ import type { Tensor } from '../tensor.js';
 import { broadcastMap } from './broadcast.js';
 import { checkFloat, checkMinRank, checkNumber, checkShape, isEps } from './checks.js';
 import type { MakeTensor } from './copy.js';
+import { validateBinary, validateTernary } from './elementwise.js';
 import { encode, gatherF32 } from './host.js';
-
 
 /**
  * Checks a norm's input (float, rank >= 1), eps (finite, >= 0) and affine tensors (shape
@@ -52,6 +52,33 @@ export function validateLayerNorm(backend: Backend, x: Tensor, opts: LayerNormOp
     if (!shapeEquals(s, x.shape)) throw new ShapeError(`layerNorm: ${name} ${fmtShape(t.shape)} must broadcast to x ${fmtShape(x.shape)}, it widens it to ${fmtShape(s)}`);
   }
   return { c, dtype, modulation: { scale, shift } };
+}
+
+/**
+ * Checks residualLayerNorm's arguments: y (and the gate) broadcast to x's shape without
+ * widening it, then layerNorm's on x (whose shape and dtype the sum has). Shared by every backend.
+ */
+export function validateResidualLayerNorm(backend: Backend, x: Tensor, y: Tensor, opts: ResidualLayerNormOptions): LayerNormGeometry {
+  if (opts?.gate !== undefined) validateTernary(backend, 'residualLayerNorm', ['x', 'y', 'gate'], x, y, opts.gate);
+  else if (!shapeEquals(validateBinary(backend, 'residualLayerNorm', x, y), x.shape))
+    throw new ShapeError(`residualLayerNorm: y ${fmtShape(y.shape)} must broadcast to x ${fmtShape(x.shape)} without widening it`);
+  return validateLayerNorm(backend, x, opts);
+}
+
+/**
+ * residualLayerNorm as two ops (gatedAdd or add, then layerNorm of the rounded sum): the CPU
+ * reference's definition, and the path of backends or shapes without a fused kernel.
+ */
+export function residualThenLayerNorm(backend: Backend, x: Tensor, y: Tensor, opts: ResidualLayerNormOptions): ResidualLayerNormResult {
+  validateResidualLayerNorm(backend, x, y, opts);
+  const { gate, ...norm } = opts;
+  const sum = gate === undefined ? backend.add(x, y) : backend.gatedAdd(x, y, gate);
+  try {
+    return { sum, norm: backend.layerNorm(sum, norm) };
+  } catch (e) {
+    sum.dispose();
+    throw e;
+  }
 }
 
 /** LayerNorm over the last dim: two-pass mean and (biased) variance in float64, then the optional adaLN modulation; one rounding. */

@@ -19,6 +19,9 @@ export function errorCases(): CaseSpec[] {
         c.throws('layerNorm weight of the wrong length', ShapeError, () => b.layerNorm(x, { eps: 1e-6, weight: c.input([7]).t }));
         c.throws('layerNorm scale without shift', ShapeError, () => b.layerNorm(x, { eps: 1e-6, scale: c.input([8]).t }));
         c.throws('layerNorm shift that widens x', ShapeError, () => b.layerNorm(x, { eps: 1e-6, scale: c.input([8]).t, shift: c.input([4, 1, 8]).t }));
+        c.throws('residualLayerNorm y that widens x', ShapeError, () => b.residualLayerNorm(x, c.input([4, 2, 3, 8]).t, { eps: 1e-6 }));
+        c.throws('residualLayerNorm gate that does not broadcast', ShapeError, () => b.residualLayerNorm(x, x, { eps: 1e-6, gate: c.input([5]).t }));
+        c.throws('residualLayerNorm scale without shift', ShapeError, () => b.residualLayerNorm(x, x, { eps: 1e-6, scale: c.input([8]).t }));
         c.throws('rmsNorm weight of the wrong length', ShapeError, () => b.rmsNorm(x, c.input([9]).t, 1e-6));
         c.throws('concat with mismatched extents', ShapeError, () => b.concat([x, c.input([2, 4, 7]).t], 1));
         c.throws('rope3d split not summing to head_dim', ShapeError, () => b.rope3d(c.input([1, 4, 1, 8]).t, { grid: [1, 2, 2], split: [4, 2, 4], theta: 1e4 }));
@@ -58,6 +61,7 @@ export function errorCases(): CaseSpec[] {
           c.throws('concat of mixed dtypes', DTypeError, () => b.concat([q, b.cast(q, other)], 0));
         }
         c.throws('layerNorm to an integer dtype', DTypeError, () => b.layerNorm(q, { eps: 1e-6, dtype: 'i32' }));
+        c.throws('residualLayerNorm to an integer dtype', DTypeError, () => b.residualLayerNorm(q, q, { eps: 1e-6, dtype: 'i32' }));
         c.throws('matmul with an unknown activation', ModDitError, () => b.matmul(q, k.transpose(), { activation: 'relu' as 'gelu' }));
         const wrongArray = c.dtype === 'f32' ? new Uint16Array(4) : new Float32Array(4);
         c.throws('upload of a host array that does not match the dtype', DTypeError, () => b.upload(wrongArray, [4], c.dtype));

@@ -1,5 +1,6 @@
 import type { Backend } from '../../backend.js';
 import type { Tensor } from '../../tensor.js';
+import type { Pair } from '../case-context.js';
 import type { CaseSpec, SuiteSize } from '../case-spec.js';
 
 type BinaryOp = 'add' | 'sub' | 'mul';
@@ -98,6 +99,43 @@ export function pointwiseCases(size: SuiteSize): CaseSpec[] {
             { dtype: other },
           ),
           c.close(`layerNorm -> ${other}`, c.backend.layerNorm(x.t, { eps, dtype: other }), c.ref.layerNorm(c.f32(x), { eps }), { dtype: other }),
+        ];
+      },
+    },
+    {
+      name: 'residualLayerNorm: gated or plain residual, then affine or adaLN layerNorm, into an output dtype',
+      per: 'dtype',
+      body: (c) => {
+        const eps = 1e-6;
+        const x = c.input([2, L, C], 1, 0.5, 'f32'); // an f32 residual stream, as DiTs keep it
+        const xs = c.permuted([L, 2, C], [1, 0, 2]); // the case dtype, strided
+        const y = c.input([2, L, C], 2);
+        const gate = c.input([2, 1, C], 0.5);
+        const scale = c.input([2, 1, C], 0.5);
+        const shift = c.input([C]);
+        const w = c.input([C], 1, 1);
+        const b = c.input([C]);
+        const other = c.dtype === 'f32' ? 'bf16' : 'f32';
+        // the reference composes its own ops: the sum, then the norm of that sum
+        const sum = (xp: Pair, yp: Pair, g?: Pair) => (g ? c.ref.gatedAdd(c.f32(xp), c.f32(yp), c.f32(g)) : c.ref.add(c.f32(xp), c.f32(yp)));
+        const adaLN = (s: Tensor) => c.ref.modulate(c.ref.layerNorm(s, { eps }), c.f32(scale), c.f32(shift));
+        const gated = c.backend.residualLayerNorm(x.t, y.t, { gate: gate.t, eps, scale: scale.t, shift: shift.t, dtype: c.dtype });
+        const plain = c.backend.residualLayerNorm(x.t, y.t, { eps, weight: w.t, bias: b.t, dtype: other });
+        const strided = c.backend.residualLayerNorm(xs.t, y.t, { gate: gate.t, eps, scale: scale.t, shift: shift.t });
+        const rowY = c.backend.residualLayerNorm(x.t, shift.t, { gate: gate.t, eps });
+        const s1 = sum(x, y, gate);
+        const s2 = sum(x, y);
+        const s3 = sum(xs, y, gate);
+        const s4 = sum(x, shift, gate);
+        return [
+          c.close('gated sum (f32 x)', gated.sum, s1, { dtype: 'f32' }),
+          c.close('adaLN norm of the gated sum', gated.norm, adaLN(s1)),
+          c.close('plain sum (f32 x)', plain.sum, s2, { dtype: 'f32' }),
+          c.close(`affine norm of the plain sum -> ${other}`, plain.norm, c.ref.layerNorm(s2, { eps, weight: c.f32(w), bias: c.f32(b) }), { dtype: other }),
+          c.close('gated sum (strided x of the case dtype)', strided.sum, s3),
+          c.close('adaLN norm of that sum', strided.norm, adaLN(s3)),
+          c.close('gated sum with a broadcast y [C]', rowY.sum, s4, { dtype: 'f32' }),
+          c.close('norm of that sum', rowY.norm, c.ref.layerNorm(s4, { eps }), { dtype: 'f32' }),
         ];
       },
     },
