@@ -378,13 +378,13 @@ __device__ void layerNorm(Tout* out, const Tin* x, const float* w, const float* 
 // rounded row: gatedAdd (or add) and layerNorm in one pass over the residual stream. The gate
 // row comes through the same leading-dims layout as scale/shift. The x tile must be resident
 // (the host checks C): the sum replaces it in registers.
-template <typename Tx, typename Ty, typename Tout>
+template <typename Tx, typename Ty, typename Tout, int VPT>
 __device__ void residualLayerNorm(Tout* out, const Tx* x, Tx* sum, const Ty* y, const float* gate, const float* w, const float* b,
                                   const float* scale, const float* shift, int leadRank, const Dims& leadShape, const Dims& gateStride,
                                   const Dims& scaleStride, const Dims& shiftStride, long long gateCol, long long scaleCol,
                                   long long shiftCol, long long rows, int C, float eps, int G, int vec) {
   const long long row = rowOf(G);
-  RowTile<Tx, 8> t(x, row, rows, C, G, vec);
+  RowTile<Tx, VPT> t(x, row, rows, C, G, vec);
   const float* gr = nullptr;
   if (gate && row < rows) {
     long long o[1];
@@ -665,7 +665,7 @@ DTYPES_1(ROWS, 8)
       TO* o, const float* x, float* sum, const TY* y, const float* gate, const float* w, const float* b, const float* sc, \
       const float* sh, int lr, Dims ls, Dims gs, Dims ss, Dims hs, long long gcol, long long scol, long long hcol,      \
       long long rows, int C, float eps, int G, int vec) {                                                              \
-    residualLayerNorm<float, TY, TO>(o, x, sum, y, gate, w, b, sc, sh, lr, ls, gs, ss, hs, gcol, scol, hcol, rows, C, eps, \
+    residualLayerNorm<float, TY, TO, 8>(o, x, sum, y, gate, w, b, sc, sh, lr, ls, gs, ss, hs, gcol, scol, hcol, rows, C, eps, \
                                      G, vec);                                                                           \
   }
 #define RESIDUAL_LAYERNORM_Y(TY, NY) DTYPES_1(RESIDUAL_LAYERNORM, TY, NY)
