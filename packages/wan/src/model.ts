@@ -1,4 +1,4 @@
-import { Tensor, scope, type Backend, type DType, type MatmulActivation } from '@mod-dit/tensor';
+import { Tensor, keep, scope, type Backend, type DType, type MatmulActivation } from '@mod-dit/tensor';
 import type { AttentionPlan, Branch, MaskScheduler } from '@mod-dit/scheduler';
 import { ropeSplit, tokenGrid, type LatentShape, type WanConfig } from './config.js';
 import { WanInputError } from './errors.js';
@@ -14,6 +14,8 @@ export interface AttentionCallRecord {
   kind: AttentionPlan['kind'];
   /** Fraction of the score matrix skipped (0 for dense calls). */
   sparsity: number;
+  /** The call did not run: the other guidance branch's result was reused ({@link WanForwardArgs.prefix}). */
+  shared?: boolean;
 }
 
 /** Options of {@link WanModel}. */
@@ -44,6 +46,23 @@ export interface WanForwardArgs {
   /** The scheduler call site: denoising step and guidance branch. Default step 0, branch 0. */
   step?: number;
   branch?: Branch;
+  /**
+   * Classifier-free guidance on the device: layer 0's self-attention stage (its residual update
+   * and norm3) depends on the latent and the timestep only (the text enters at the
+   * cross-attention), so the branches can compute it once. 'store' keeps it after this forward;
+   * 'reuse' takes it when the stored one came from the same latent tensor, timestep and step (and
+   * layer 0's plan is dense), else computes it. Applies to tensor latents; y must be the same.
+   */
+  prefix?: 'store' | 'reuse';
+}
+
+/** Layer 0's self-attention stage, kept for the other guidance branch. */
+interface SharedPrefix {
+  latent: Tensor;
+  timestep: number;
+  step: number;
+  sum: Tensor;
+  norm: Tensor;
 }
 
 const F32: DType = 'f32';
@@ -63,6 +82,7 @@ function adaLN(m: Tensor, shiftRow: number): { scale: Tensor; shift: Tensor } {
 export class WanModel {
   readonly config: WanConfig;
   private readonly cdt: DType;
+  private shared?: SharedPrefix;
 
   constructor(
     readonly backend: Backend,
@@ -128,18 +148,24 @@ export class WanModel {
     const t0 = performance.now();
     const before = clock?.total() ?? 0;
     const grid = tokenGrid(c, a.shape);
+    const site = (layer: number) => ({ step: a.step ?? 0, layer, branch: a.branch ?? 0 });
+    const plan0 = this.planOf(site(0));
+    const reused = this.takeShared(a, plan0);
+    this.record(site(0), plan0, reused !== undefined);
     // Block i's first norm (adaLN with its modulation m) comes out of block i - 1's last residual
-    // update (residualLayerNorm), the head's norm out of the last block's; block 0's is a plain one.
+    // update (residualLayerNorm), the head's norm out of the last block's; block 0's is a plain
+    // one (not needed when layer 0's self-attention stage is reused).
     const init = scope(() => {
+      const sin = this.upload(Float32Array.from(timestepSinusoid(c.freqDim, a.timestep)), [1, c.freqDim]);
+      const e = this.f32(this.linear(b.silu(this.linear(sin, 'time_embedding.0')), 'time_embedding.2'));
+      const e0 = this.f32(this.linear(b.silu(e), 'time_projection.1')).reshape([1, 6, c.dim]);
+      const m = this.modulation(0, e0);
+      if (reused) return { m, e, e0 };
       const x = this.cast(this.inputLatent(a));
       const tokens = b.patchify(x, { patch: c.patch, channels: 'first' });
       const pw = this.weights.get('patch_embedding.weight');
       const w = pw.reshape([c.dim, pw.size / c.dim]);
       const h = this.f32(this.gemm(() => b.matmul(tokens, w, { transposeB: true, bias: this.weights.get('patch_embedding.bias') })));
-      const sin = this.upload(Float32Array.from(timestepSinusoid(c.freqDim, a.timestep)), [1, c.freqDim]);
-      const e = this.f32(this.linear(b.silu(this.linear(sin, 'time_embedding.0')), 'time_embedding.2'));
-      const e0 = this.f32(this.linear(b.silu(e), 'time_projection.1')).reshape([1, 6, c.dim]);
-      const m = this.modulation(0, e0);
       return { h, hn: b.layerNorm(h, { eps: c.eps, ...adaLN(m, 0), dtype: this.cdt }), m, e, e0 };
     });
     const { e, e0 } = init;
@@ -149,30 +175,53 @@ export class WanModel {
     let pending: { site: { step: number; layer: number; branch: Branch }; map: Tensor } | undefined;
     try {
       for (let i = 0; i < c.layers; i++) {
-        const site = { step: a.step ?? 0, layer: i, branch: a.branch ?? 0 };
-        const plan = this.plan(site);
+        const plan = i === 0 ? plan0 : this.plan(site(i));
         const { x, norm, map, next } = scope(() => {
           const next = i + 1 < c.layers ? this.modulation(i + 1, e0) : b.add(this.weights.get('head.modulation'), e.reshape([1, 1, c.dim]));
-          return { ...this.block(i, h, hn, m, next, a.context, a.image, grid, plan), next };
+          // h and hn exist unless layer 0's stage is reused
+          const s: { sum: Tensor; norm: Tensor; map?: Tensor } = i === 0 && reused ? reused : this.selfAttention(i, h as Tensor, hn as Tensor, m, grid, plan);
+          if (i === 0 && !reused && a.prefix === 'store') this.store(a, s, plan);
+          return { ...this.crossAndFfn(i, s, m, next, a.context, a.image), map: s.map, next };
         });
-        for (const t of [h, hn, m]) t.dispose();
+        for (const t of [h, hn, m, reused?.sum, reused?.norm]) t?.dispose();
         [h, hn, m] = [x, norm, next];
         // this layer's map is tracked before the previous one is observed: if that throws, finally frees it
         const prev = pending;
-        pending = map && { site, map };
+        pending = map && { site: site(i), map };
         if (prev) await this.observe(prev.site, prev.map);
       }
       if (pending) await this.observe(pending.site, pending.map);
       pending = undefined;
       return scope(() => {
-        const out = b.unpatchify(this.f32(this.linear(hn, 'head.head')), grid, { patch: c.patch, channels: 'last' });
+        const out = b.unpatchify(this.f32(this.linear(hn as Tensor, 'head.head')), grid, { patch: c.patch, channels: 'last' });
         return out.reshape(out.shape.slice(1));
       });
     } finally {
       pending?.map.dispose();
-      for (const t of [h, hn, m, e, e0]) t.dispose();
+      for (const t of [h, hn, m, e, e0, reused?.sum, reused?.norm]) t?.dispose();
       clock?.settle(performance.now() - t0, before);
     }
+  }
+
+  /**
+   * The stored layer-0 stage if `a` may reuse it (prefix 'reuse', the same latent tensor,
+   * timestep and step, a dense layer-0 plan); a stored stage that does not match is freed.
+   */
+  private takeShared(a: WanForwardArgs, plan0: AttentionPlan): { sum: Tensor; norm: Tensor } | undefined {
+    const s = this.shared;
+    this.shared = undefined;
+    if (!s) return undefined;
+    if (a.prefix === 'reuse' && plan0.kind === 'dense' && s.latent === a.latent && s.timestep === a.timestep && s.step === (a.step ?? 0)) return { sum: s.sum, norm: s.norm };
+    s.sum.dispose();
+    s.norm.dispose();
+    return undefined;
+  }
+
+  /** Keeps views of layer 0's self-attention stage (outside every scope) for the other branch. */
+  private store(a: WanForwardArgs, s: { sum: Tensor; norm: Tensor }, plan0: AttentionPlan): void {
+    if (!(a.latent instanceof Tensor) || plan0.kind !== 'dense') return;
+    const view = (t: Tensor) => keep(t.reshape(t.shape));
+    this.shared = { latent: a.latent, timestep: a.timestep, step: a.step ?? 0, sum: view(s.sum), norm: view(s.norm) };
   }
 
   /** Block i's modulation [1, 6, C] for this step's time embedding e0. */
@@ -181,31 +230,17 @@ export class WanModel {
   }
 
   /**
-   * One Wan block on the residual stream x0 and its adaLN-normed input h (modulation m); returns
-   * the new stream and, normed with the next modulation (the next block's or the head's), the
-   * next input. Each stage runs in its own scope and ends in one residualLayerNorm (the gated
-   * residual and the next stage's norm in one pass), so a stage's temporaries are freed as soon
-   * as it ends: the peak is the residual plus the largest stage, not the sum of every temporary
-   * of the block (14B at 720p: a few GB instead of ~50).
+   * Block i's self-attention stage on the residual stream x and its adaLN-normed input h
+   * (modulation m): q/k through RMSNorm and RoPE in one op each, attention as planned, then the
+   * gated residual and norm3 (the cross-attention's input) in one residualLayerNorm. Each stage of
+   * a block runs in its own scope, so its temporaries are freed as soon as it ends: the peak is
+   * the residual plus the largest stage, not the sum of every temporary of the block (14B at
+   * 720p: a few GB instead of ~50).
    */
-  private block(
-    i: number, x0: Tensor, h: Tensor, m: Tensor, next: Tensor, ctx: Tensor, img: Tensor | undefined, grid: [number, number, number], plan: AttentionPlan,
-  ): { x: Tensor; norm: Tensor; map?: Tensor } {
+  private selfAttention(i: number, x: Tensor, h: Tensor, m: Tensor, grid: [number, number, number], plan: AttentionPlan): { sum: Tensor; norm: Tensor; map?: Tensor } {
     const c = this.config;
     const b = this.backend;
     const W = (n: string) => this.weights.get(`blocks.${i}.${n}`);
-    const mod = (k: number) => m.slice(1, k, k + 1);
-    const cdt = this.cdt;
-    let x = x0;
-    let normed: Tensor | undefined;
-    // x += update (* gate); the stage's output norm replaces the previous one
-    const residual = (r: { sum: Tensor; norm: Tensor }) => {
-      if (x !== x0) x.dispose();
-      normed?.dispose();
-      ({ sum: x, norm: normed } = r);
-      return r.norm;
-    };
-    // self-attention: q/k through RMSNorm and RoPE in one op, in the compute dtype
     const att = scope(() => {
       const q = this.rope(this.linear(h, `blocks.${i}.self_attn.q`), W('self_attn.norm_q.weight'), grid);
       const k = this.rope(this.linear(h, `blocks.${i}.self_attn.k`), W('self_attn.norm_k.weight'), grid);
@@ -214,35 +249,55 @@ export class WanModel {
       return this.time('self-attention', () => b.attention(q, k, v, opts));
     });
     att.lse.dispose();
-    // gated residual, then norm3 (affine) for the cross-attention
-    const hc = residual(scope(() => b.residualLayerNorm(x, this.linear(this.merge(att.out), `blocks.${i}.self_attn.o`), { gate: mod(2), weight: W('norm3.weight'), bias: W('norm3.bias'), eps: c.eps, dtype: cdt })));
+    const r = scope(() =>
+      b.residualLayerNorm(x, this.linear(this.merge(att.out), `blocks.${i}.self_attn.o`), { gate: m.slice(1, 2, 3), weight: W('norm3.weight'), bias: W('norm3.bias'), eps: c.eps, dtype: this.cdt }),
+    );
     att.out.dispose();
-    // cross-attention: text (+ image for I2V), dense, no gate; then the FFN's adaLN norm
-    const f = residual(
-      scope(() => {
-        const cq = this.heads(b.rmsNorm(this.linear(hc, `blocks.${i}.cross_attn.q`), W('cross_attn.norm_q.weight'), c.eps));
-        const ck = this.heads(b.rmsNorm(this.linear(ctx, `blocks.${i}.cross_attn.k`), W('cross_attn.norm_k.weight'), c.eps));
-        let o = this.time('cross-attention', () => b.attention(cq, ck, this.heads(this.linear(ctx, `blocks.${i}.cross_attn.v`))).out);
-        if (img) {
-          const ik = this.heads(b.rmsNorm(this.linear(img, `blocks.${i}.cross_attn.k_img`), W('cross_attn.norm_k_img.weight'), c.eps));
-          const iv = this.heads(this.linear(img, `blocks.${i}.cross_attn.v_img`));
-          o = b.add(o, this.time('cross-attention', () => b.attention(cq, ik, iv).out));
-        }
-        return b.residualLayerNorm(x, this.linear(this.merge(o), `blocks.${i}.cross_attn.o`), { eps: c.eps, ...adaLN(m, 3), dtype: cdt });
-      }),
+    return att.map ? { ...r, map: att.map } : r;
+  }
+
+  /**
+   * The rest of block i on its self-attention stage's output s: cross-attention (text, + image
+   * for I2V; dense, no gate) ending in the FFN's adaLN norm, then the feed-forward (tanh GELU
+   * fused into the first GEMM) ending in the norm with `next`, the next block's (or the head's)
+   * modulation.
+   */
+  private crossAndFfn(i: number, s: { sum: Tensor; norm: Tensor }, m: Tensor, next: Tensor, ctx: Tensor, img: Tensor | undefined): { x: Tensor; norm: Tensor } {
+    const c = this.config;
+    const b = this.backend;
+    const W = (n: string) => this.weights.get(`blocks.${i}.${n}`);
+    const cross = scope(() => {
+      const cq = this.heads(b.rmsNorm(this.linear(s.norm, `blocks.${i}.cross_attn.q`), W('cross_attn.norm_q.weight'), c.eps));
+      const ck = this.heads(b.rmsNorm(this.linear(ctx, `blocks.${i}.cross_attn.k`), W('cross_attn.norm_k.weight'), c.eps));
+      let o = this.time('cross-attention', () => b.attention(cq, ck, this.heads(this.linear(ctx, `blocks.${i}.cross_attn.v`))).out);
+      if (img) {
+        const ik = this.heads(b.rmsNorm(this.linear(img, `blocks.${i}.cross_attn.k_img`), W('cross_attn.norm_k_img.weight'), c.eps));
+        const iv = this.heads(this.linear(img, `blocks.${i}.cross_attn.v_img`));
+        o = b.add(o, this.time('cross-attention', () => b.attention(cq, ik, iv).out));
+      }
+      return b.residualLayerNorm(s.sum, this.linear(this.merge(o), `blocks.${i}.cross_attn.o`), { eps: c.eps, ...adaLN(m, 3), dtype: this.cdt });
+    });
+    const out = scope(() =>
+      b.residualLayerNorm(cross.sum, this.linear(this.linear(cross.norm, `blocks.${i}.ffn.0`, 'gelu'), `blocks.${i}.ffn.2`), { gate: m.slice(1, 5, 6), eps: c.eps, ...adaLN(next, 0), dtype: this.cdt }),
     );
-    // feed-forward (tanh GELU fused into the first GEMM); its gated residual, then the next norm
-    const norm = residual(
-      scope(() => b.residualLayerNorm(x, this.linear(this.linear(f, `blocks.${i}.ffn.0`, 'gelu'), `blocks.${i}.ffn.2`), { gate: mod(5), eps: c.eps, ...adaLN(next, 0), dtype: cdt })),
-    );
-    return att.map ? { x, norm, map: att.map } : { x, norm };
+    cross.sum.dispose();
+    cross.norm.dispose();
+    return { x: out.sum, norm: out.norm };
   }
 
   private plan(site: { step: number; layer: number; branch: Branch }): AttentionPlan {
-    const s = this.opts.scheduler;
-    const plan: AttentionPlan = s ? this.time('mod', () => s.plan(site)) : { kind: 'dense' };
-    this.opts.onAttention?.({ ...site, kind: plan.kind, sparsity: plan.kind === 'sparse' ? 1 - plan.mask.density() : 0 });
+    const plan = this.planOf(site);
+    this.record(site, plan, false);
     return plan;
+  }
+
+  private planOf(site: { step: number; layer: number; branch: Branch }): AttentionPlan {
+    const s = this.opts.scheduler;
+    return s ? this.time('mod', () => s.plan(site)) : { kind: 'dense' };
+  }
+
+  private record(site: { step: number; layer: number; branch: Branch }, plan: AttentionPlan, shared: boolean): void {
+    this.opts.onAttention?.({ ...site, kind: plan.kind, sparsity: plan.kind === 'sparse' ? 1 - plan.mask.density() : 0, ...(shared ? { shared } : {}) });
   }
 
   private async observe(site: { step: number; layer: number; branch: Branch }, map: Tensor): Promise<void> {

@@ -43,11 +43,13 @@ export interface WanRunOptions {
   sampling?: 'host' | 'device';
 }
 
-/** Counts of self-attention calls by plan. */
+/** Counts of self-attention calls by plan (calls that ran). */
 export interface AttentionCounts {
   dense: number;
   'dense+map': number;
   sparse: number;
+  /** Dense calls that did not run: layer 0 of the uncond branch, reused from the cond branch (WanForwardArgs.prefix). */
+  shared: number;
 }
 
 /** What one denoising run did and where its time went. */
@@ -90,12 +92,12 @@ export async function runWan(o: WanRunOptions): Promise<WanRunResult> {
         })
       : undefined;
   const clock = new OpClock(o.profile && o.backend.syncNow ? () => o.backend.syncNow?.() : undefined);
-  const calls: AttentionCounts = { dense: 0, 'dense+map': 0, sparse: 0 };
+  const calls: AttentionCounts = { dense: 0, 'dense+map': 0, sparse: 0, shared: 0 };
   const perStep = new Map<number, { sum: number; n: number }>();
   let sparseSum = 0;
   const maps: WanRunResult['maps'] = [];
   const onAttention = (r: AttentionCallRecord) => {
-    calls[r.kind]++;
+    calls[r.shared ? 'shared' : r.kind]++;
     const s = perStep.get(r.step) ?? { sum: 0, n: 0 };
     s.sum += r.sparsity;
     s.n++;

@@ -49,7 +49,9 @@ export async function wanVelocity(model: WanModel, inputs: WanInputs, shape: Lat
     });
     return {
       velocity: (latent, call) => model.forward(args(latent, call)),
-      deviceVelocity: (latent, call) => model.forwardTensor(args(latent, call)),
+      // the device loop passes both branches the same latent tensor: layer 0's self-attention
+      // stage, which the text does not reach, runs once per step (the cond branch comes first)
+      deviceVelocity: (latent, call) => model.forwardTensor({ ...args(latent, call), ...(uncond ? { prefix: call.branch === UNCOND ? 'reuse' : 'store' } : {}) }),
       dispose: () => owned.forEach((t) => t.dispose()),
     };
   } catch (e) {

@@ -12,6 +12,7 @@ import {
   seededWeightSource,
   wanVelocity,
   type AttentionCallRecord,
+  type WanForwardArgs,
   type WanInputs,
   type WanWeights,
 } from '../src/index.js';
@@ -90,6 +91,46 @@ describe('runWan', () => {
       expect((cpuBackend() as CpuBackend).liveStorages).toBe(before); // every latent and history tensor freed
       expect(maxRelativeError(device.latent, host.latent)).toBeLessThan(1e-5);
       expect(device.stepMs).toHaveLength(4);
+    },
+    SLOW,
+  );
+});
+
+describe('guidance branches sharing layer 0', () => {
+  it(
+    "computes layer 0's self-attention stage once for both branches, bit for bit, and never serves it to another latent",
+    async () => {
+      const b = cpuBackend() as CpuBackend;
+      const records: AttentionCallRecord[] = [];
+      const model = new WanModel(b, weights, { onAttention: (r) => records.push(r) });
+      const cond = model.embedText(inputs.context, inputs.contextRows);
+      const uncond = model.embedText(inputs.contextNull as Float32Array, inputs.contextNullRows as number);
+      const latent = b.upload(seededNoise([16, 4, 16, 16], 3), [16, 4, 16, 16], 'f32');
+      const other = b.upload(seededNoise([16, 4, 16, 16], 4), [16, 4, 16, 16], 'f32');
+      const run = async (a: Partial<WanForwardArgs>) => {
+        const v = await model.forwardTensor({ latent, shape: SHAPE, timestep: 800, step: 2, context: cond, ...a });
+        try {
+          return await v.toFloat32();
+        } finally {
+          v.dispose();
+        }
+      };
+      const plainCond = await run({ branch: 'cond' });
+      const plainUncond = await run({ context: uncond, branch: 'uncond' });
+      const plainOther = await run({ latent: other, context: uncond, branch: 'uncond' });
+      records.length = 0;
+      const before = b.liveStorages;
+      expect(await run({ branch: 'cond', prefix: 'store' })).toEqual(plainCond);
+      expect(await run({ context: uncond, branch: 'uncond', prefix: 'reuse' })).toEqual(plainUncond);
+      expect(b.liveStorages).toBe(before); // the stored stage was taken and freed
+      expect(records.filter((r) => r.shared).map((r) => [r.layer, r.branch])).toEqual([[0, 'uncond']]);
+      // a stored stage and a forward of another latent: computed, and the stored one freed
+      records.length = 0;
+      await run({ branch: 'cond', prefix: 'store' });
+      expect(await run({ latent: other, context: uncond, branch: 'uncond', prefix: 'reuse' })).toEqual(plainOther);
+      expect(records.some((r) => r.shared)).toBe(false);
+      expect(b.liveStorages).toBe(before);
+      for (const t of [cond, uncond, latent, other]) t.dispose();
     },
     SLOW,
   );
