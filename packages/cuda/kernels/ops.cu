@@ -547,34 +547,47 @@ __device__ void rope3d(T* out, const T* x, const float2* table, long long n, Rop
   else ropeLoop<unsigned>(out, x, table, n, g, vec);
 }
 
+// Grid position of token row `row` of x [B * L, ...]; `video` false for tokens past the grid (text).
+struct TokenPos {
+  bool video;
+  int pt, ph, pw;
+};
+__device__ __forceinline__ TokenPos tokenPos(const RopeGeom& g, long long row) {
+  const int l = (int)(row % g.L), hw = g.gh * g.gw;
+  const int pt = l / hw, ph = (l - pt * hw) / g.gw;
+  return {l < g.gt * hw, pt, ph, l - pt * hw - ph * g.gw};
+}
+
+// Rotates the 4 pairs of chunk ci (8 channels, inside one head as D % 8 == 0) of a token at `at`.
+__device__ __forceinline__ void ropeChunk(float (&p)[8], int ci, const RopeGeom& g, const float2* table, const TokenPos& at) {
+  const int p0 = (8 * ci % g.D) / 2;
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    const float2 cs = table[ropeEntry(g, p0 + k, at.pt, at.ph, at.pw)];
+    const float a = p[2 * k], b = p[2 * k + 1];
+    p[2 * k] = a * cs.x - b * cs.y;
+    p[2 * k + 1] = a * cs.y + b * cs.x;
+  }
+}
+
 // rope3d with its RMSNorm: one row per token of x [B * L, H * D] (D % 8 == 0, so a chunk of 8
 // lies inside one head), normalised over all H * D channels, then each chunk's 4 pairs rotated;
 // rounded once. The row is read twice (the second time from cache) rather than kept in
-// registers: measured ~1.5x faster at Wan's 1536 channels than the register-resident tile.
-template <typename T>
+// registers: faster at Wan's 1536 channels than the register-resident tile (0.088 vs 0.118 ms,
+// tools/bench/hopper/row_kernels_bench.cu).
+template <typename T, int VPT>
 __device__ void rmsNormRope(T* out, const T* x, const float* w, const float2* table, long long rows, int C, float eps, RopeGeom g,
                             int G, int vec) {
   __shared__ float red[32];
   const long long row = rowOf(G);
-  RowTile<T, 1> t(x, row, rows, C, G, vec);
+  RowTile<T, VPT> t(x, row, rows, C, G, vec);
   const float r = rowInvRms(t, C, eps, G, red);
-  const int l = (int)(row % g.L), hw = g.gh * g.gw;
-  const bool video = l < g.gt * hw;
-  const int pt = l / hw, ph = (l - pt * hw) / g.gw, pw = l - pt * hw - ph * g.gw;
+  const TokenPos at = tokenPos(g, row);
   T* yr = out + row * C;
   t.each([&](float(&e)[8], int ci) {
     float p[8];
     rmsChunk(e, w, ci, C, vec, r, p);
-    if (video) {
-      const int p0 = (8 * ci % g.D) / 2;
-#pragma unroll
-      for (int k = 0; k < 4; k++) {
-        const float2 cs = table[ropeEntry(g, p0 + k, pt, ph, pw)];
-        const float a = p[2 * k], b = p[2 * k + 1];
-        p[2 * k] = a * cs.x - b * cs.y;
-        p[2 * k + 1] = a * cs.y + b * cs.x;
-      }
-    }
+    if (at.video) ropeChunk(p, ci, g, table, at);
     stChunk(yr, ci, C, vec, p);
   });
 }
@@ -680,7 +693,7 @@ DTYPES_0(RESIDUAL_LAYERNORM_Y)
   __global__ void __launch_bounds__(512) rmsnorm_rope_##NT(T* o, const T* x, const float* w, const float2* table,      \
                                                            long long rows, int C, float eps, int L, int H, int D, int gt, \
                                                            int gh, int gw, int h0, int h1, int G, int vec) {          \
-    rmsNormRope<T>(o, x, w, table, rows, C, eps, RopeGeom{L, H, D, gt, gh, gw, h0, h1}, G, vec);                      \
+    rmsNormRope<T, 1>(o, x, w, table, rows, C, eps, RopeGeom{L, H, D, gt, gh, gw, h0, h1}, G, vec);                      \
   }
 DTYPES_0(STREAM)
 

@@ -51,9 +51,7 @@ __global__ void __launch_bounds__(256) rmsnormRopePacked(T* out, const T* x, con
   for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
   if (row >= rows) return;
   const float r = rsqrtf(ss / C + eps);
-  const int l = (int)(row % g.L), hw = g.gh * g.gw;
-  const bool video = l < g.gt * hw;
-  const int pt = l / hw, ph = (l - pt * hw) / g.gw, pw = l - pt * hw - ph * g.gw;
+  const TokenPos at = tokenPos(g, row);
   T* yr = out + row * C;
 #pragma unroll
   for (int k = 0; k < 8; k++) {
@@ -62,16 +60,7 @@ __global__ void __launch_bounds__(256) rmsnormRopePacked(T* out, const T* x, con
     float e[8], p[8];
     ld8(reinterpret_cast<const T*>(&raw[k]), e);
     rmsChunk(e, w, ci, C, true, r, p);
-    if (video) {
-      const int p0 = (8 * ci % g.D) / 2;
-#pragma unroll
-      for (int q = 0; q < 4; q++) {
-        const float2 cs = table[ropeEntry(g, p0 + q, pt, ph, pw)];
-        const float a = p[2 * q], b = p[2 * q + 1];
-        p[2 * q] = a * cs.x - b * cs.y;
-        p[2 * q + 1] = a * cs.y + b * cs.x;
-      }
-    }
+    if (at.video) ropeChunk(p, ci, g, table, at);
     st8(yr + 8 * ci, p);
   }
 }
@@ -80,29 +69,7 @@ __global__ void __launch_bounds__(256) rmsnormRopePacked(T* out, const T* x, con
 template <typename T>
 __global__ void __launch_bounds__(256) rmsnormRopeResident(T* out, const T* x, const float* w, const float2* table, long long rows, int C,
                                                            float eps, RopeGeom g) {
-  __shared__ float red[32];
-  const long long row = rowOf(1);
-  RowTile<T, 8> t(x, row, rows, C, 1, true);
-  const float r = rowInvRms(t, C, eps, 1, red);
-  const int l = (int)(row % g.L), hw = g.gh * g.gw;
-  const bool video = l < g.gt * hw;
-  const int pt = l / hw, ph = (l - pt * hw) / g.gw, pw = l - pt * hw - ph * g.gw;
-  T* yr = out + row * C;
-  t.each([&](float(&e)[8], int ci) {
-    float p[8];
-    rmsChunk(e, w, ci, C, true, r, p);
-    if (video) {
-      const int p0 = (8 * ci % g.D) / 2;
-#pragma unroll
-      for (int q = 0; q < 4; q++) {
-        const float2 cs = table[ropeEntry(g, p0 + q, pt, ph, pw)];
-        const float a = p[2 * q], b = p[2 * q + 1];
-        p[2 * q] = a * cs.x - b * cs.y;
-        p[2 * q + 1] = a * cs.y + b * cs.x;
-      }
-    }
-    stChunk(yr, ci, C, true, p);
-  });
+  rmsNormRope<T, 8>(out, x, w, table, rows, C, eps, g, 1, 1);
 }
 
 // residualLayerNorm with VPT chunks per lane and G warps per row (the shipped kernel: 8, 1)
