@@ -148,14 +148,20 @@ export class WanModel {
     const t0 = performance.now();
     const before = clock?.total() ?? 0;
     const grid = tokenGrid(c, a.shape);
+    // bad inputs are refused before the scheduler sees the call
+    this.checkInputs(a);
     const site = (layer: number) => ({ step: a.step ?? 0, layer, branch: a.branch ?? 0 });
     const plan0 = this.planOf(site(0));
     const reused = this.takeShared(a, plan0);
     this.record(site(0), plan0, reused !== undefined);
+    const freeReused = () => {
+      reused?.sum.dispose();
+      reused?.norm.dispose();
+    };
     // Block i's first norm (adaLN with its modulation m) comes out of block i - 1's last residual
     // update (residualLayerNorm), the head's norm out of the last block's; block 0's is a plain
     // one (not needed when layer 0's self-attention stage is reused).
-    const init = scope(() => {
+    const embed = () => scope(() => {
       const sin = this.upload(Float32Array.from(timestepSinusoid(c.freqDim, a.timestep)), [1, c.freqDim]);
       const e = this.f32(this.linear(b.silu(this.linear(sin, 'time_embedding.0')), 'time_embedding.2'));
       const e0 = this.f32(this.linear(b.silu(e), 'time_projection.1')).reshape([1, 6, c.dim]);
@@ -168,6 +174,13 @@ export class WanModel {
       const h = this.f32(this.gemm(() => b.matmul(tokens, w, { transposeB: true, bias: this.weights.get('patch_embedding.bias') })));
       return { h, hn: b.layerNorm(h, { eps: c.eps, ...adaLN(m, 0), dtype: this.cdt }), m, e, e0 };
     });
+    let init: ReturnType<typeof embed>;
+    try {
+      init = embed();
+    } catch (err) {
+      freeReused();
+      throw err;
+    }
     const { e, e0 } = init;
     let { h, hn, m } = init;
     // A layer's map is read and fitted after the next layer is enqueued: the host fits while
@@ -183,7 +196,8 @@ export class WanModel {
           if (i === 0 && !reused && a.prefix === 'store') this.store(a, s, plan);
           return { ...this.crossAndFfn(i, s, m, next, a.context, a.image), map: s.map, next };
         });
-        for (const t of [h, hn, m, reused?.sum, reused?.norm]) t?.dispose();
+        for (const t of [h, hn, m]) t?.dispose();
+        freeReused();
         [h, hn, m] = [x, norm, next];
         // this layer's map is tracked before the previous one is observed: if that throws, finally frees it
         const prev = pending;
@@ -198,7 +212,8 @@ export class WanModel {
       });
     } finally {
       pending?.map.dispose();
-      for (const t of [h, hn, m, e, e0, reused?.sum, reused?.norm]) t?.dispose();
+      for (const t of [h, hn, m, e, e0]) t?.dispose();
+      freeReused();
       clock?.settle(performance.now() - t0, before);
     }
   }
@@ -361,8 +376,8 @@ export class WanModel {
     return this.cast(this.backend.upload(data, shape, F32));
   }
 
-  /** The latent [1, inDim, T, H, W] f32 on the backend, with the I2V conditioning appended along channels. */
-  private inputLatent(a: WanForwardArgs): Tensor {
+  /** Checks the latent (f32 [outDim, T, H, W], host or tensor) and the I2V conditioning against the config and shape. */
+  private checkInputs(a: WanForwardArgs): void {
     const c = this.config;
     const { frames, height, width } = a.shape;
     const plane = frames * height * width;
@@ -370,15 +385,20 @@ export class WanModel {
     const given = a.latent instanceof Tensor ? `${a.latent.dtype} [${a.latent.shape.join(', ')}]` : `${a.latent.length} values`;
     const ok = a.latent instanceof Tensor ? a.latent.dtype === F32 && a.latent.shape.length === 4 && a.latent.shape.every((d, i) => d === dims[i]) : a.latent.length === c.outDim * plane;
     if (!ok) throw new WanInputError(`latent: expected [${dims.join(', ')}] (f32, ${c.outDim * plane} values), got ${given}`);
-    const x = (a.latent instanceof Tensor ? a.latent : this.backend.upload(a.latent, dims, F32)).reshape([1, ...dims]);
     const extra = c.inDim - c.outDim;
-    if (extra === 0) {
-      if (a.condition) throw new WanInputError(`${c.name} takes no conditioning latent y`);
-      return x;
-    }
-    if (!a.condition || a.condition.length !== extra * plane)
+    if (extra === 0 && a.condition) throw new WanInputError(`${c.name} takes no conditioning latent y`);
+    if (extra > 0 && (!a.condition || a.condition.length !== extra * plane))
       throw new WanInputError(`y (I2V conditioning): expected [${extra}, ${frames}, ${height}, ${width}] = ${extra * plane} values, got ${a.condition?.length ?? 'none'}`);
-    return this.backend.concat([x, this.backend.upload(a.condition, [1, extra, frames, height, width], F32)], 1);
   }
 
+  /** The (checked) latent [1, inDim, T, H, W] f32 on the backend, with the I2V conditioning appended along channels. */
+  private inputLatent(a: WanForwardArgs): Tensor {
+    const c = this.config;
+    const { frames, height, width } = a.shape;
+    const dims = [c.outDim, frames, height, width];
+    const x = (a.latent instanceof Tensor ? a.latent : this.backend.upload(a.latent, dims, F32)).reshape([1, ...dims]);
+    const extra = c.inDim - c.outDim;
+    if (extra === 0 || !a.condition) return x;
+    return this.backend.concat([x, this.backend.upload(a.condition, [1, extra, frames, height, width], F32)], 1);
+  }
 }
