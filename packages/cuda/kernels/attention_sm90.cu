@@ -86,6 +86,9 @@ __device__ __forceinline__ void mbarWait(uint32_t bar, uint32_t parity) {
 __device__ __forceinline__ void cp16(uint32_t dst, const void* src, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0) : "memory");
 }
+__device__ __forceinline__ void cp16(uint32_t dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src) : "memory");
+}
 // the barrier gets this thread's arrival once all its earlier cp.async have landed
 __device__ __forceinline__ void cpArrive(uint32_t bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
@@ -95,16 +98,24 @@ __device__ __forceinline__ void cpArrive(uint32_t bar) {
 // into the 128B-swizzled layout: two 64-column halves, each [128 rows][128 bytes] with 16-byte
 // chunk c of row r stored at chunk c ^ (r & 7). Thread pt of 128 copies chunk pt & 15 of rows
 // (pt >> 4) + 8j: a warp covers two full 256-byte rows per step (coalesced), and its destination
-// only moves by 1024 bytes per step.
+// only moves by 1024 bytes per step. The source pointer steps by 8 rows (one 64-bit add per
+// copy) and a full tile skips the row checks: the producer warps share the schedulers with the
+// consumers, so every instruction they save is an issue slot for the softmax and the map count.
 template <typename T>
 __device__ __forceinline__ void loadTile(uint32_t sBase, const T* g, long long rowStride, int row0, int limit, int pt) {
   const int r = pt >> 4, c = pt & 15;
   const uint32_t dst = sBase + (c >> 3) * HALF + r * 128 + (((c & 7) ^ r) << 4);
   const T* src = g + (long long)(row0 + r) * rowStride + c * 8;
+  const long long step = 8 * rowStride;
+  if (row0 + 128 <= limit) {
 #pragma unroll
-  for (int j = 0; j < 16; j++) {
-    const bool ok = row0 + r + 8 * j < limit;
-    cp16(dst + j * 1024, ok ? src + (long long)(8 * j) * rowStride : g, ok);
+    for (int j = 0; j < 16; j++, src += step) cp16(dst + j * 1024, src);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 16; j++, src += step) {
+      const bool ok = row0 + r + 8 * j < limit;
+      cp16(dst + j * 1024, ok ? src : g, ok);
+    }
   }
 }
 
@@ -575,8 +586,13 @@ __device__ __forceinline__ void flashSm90(const T* __restrict__ q, const T* __re
       for (int i = 0; i < 64; i++)
         cnt += sc[i] < ((i & 2) ? thr1 : thr0) && kb + (i >> 2) * 8 + 2 * tq + (i & 1) < mapTokK ? 1 : 0;
     } else {
+      // s < thr is the sign bit of s - thr (IEEE subtraction is exact in sign; thr = -inf gives
+      // +inf, never counted): a subtract and a shift-add per score, in four independent sums,
+      // instead of a compare and a select-add that chain all 64 scores
+      unsigned part[4] = {0u, 0u, 0u, 0u};
 #pragma unroll
-      for (int i = 0; i < 64; i++) cnt += sc[i] < ((i & 2) ? thr1 : thr0) ? 1 : 0;
+      for (int i = 0; i < 64; i++) part[i & 3] += __float_as_uint(sc[i] - ((i & 2) ? thr1 : thr0)) >> 31;
+      cnt = (int)((part[0] + part[1]) + (part[2] + part[3]));
     }
     cnt = __reduce_add_sync(0xffffffffu, cnt);
     if (lane == 0 && cnt != 0) atomicAdd(mapCount + J, cnt);
