@@ -8,6 +8,9 @@
 //   --dist: the built @mod-dit/cuda to load (e.g. a build of an older commit, for before/after).
 // Ops the loaded build does not offer (fused options on older builds) print as skipped.
 // Timing: wall clock around `iters` enqueued calls closed by backend.sync(), after one warm-up.
+// For ops of ~0.1 ms the host's enqueue work (allocation, argument packing) is as long as the
+// kernel, so those rows are upper bounds that vary with the machine; kernel-only times come
+// from tools/bench/hopper/row_kernels_bench.cu (CUDA events) or Nsight Compute.
 // Prints a table and one JSON line (prefix "json ").
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
