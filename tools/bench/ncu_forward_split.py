@@ -20,7 +20,7 @@ import sys
 from collections import Counter
 
 
-def category(name, us, grid):
+def category(name, us):
     if name.startswith("flash_sm90_map"):
         return "self-attention + map"
     if name.startswith("flash"):
@@ -58,8 +58,8 @@ def main(path):
         segments[-2:] = [(segments[-2][0], segments[-1][1])]
     for n, (a, b) in enumerate(segments):
         cats = Counter()
-        for k, us, g in kernels[a:b]:
-            cats[category(k, us, g)] += us
+        for k, us, _ in kernels[a:b]:
+            cats[category(k, us)] += us
         total = sum(cats.values())
         print(f"forward {n}: {b - a} kernels, {total / 1e3:.2f} ms")
         for c, us in cats.most_common():

@@ -197,7 +197,7 @@ export class WanModel {
           return { ...this.crossAndFfn(i, s, m, next, a.context, a.image), map: s.map, next };
         });
         for (const t of [h, hn, m]) t?.dispose();
-        freeReused();
+        if (i === 0) freeReused();
         [h, hn, m] = [x, norm, next];
         // this layer's map is tracked before the previous one is observed: if that throws, finally frees it
         const prev = pending;
