@@ -15,11 +15,10 @@
 // Prints one JSON object (also written to <dir>/ours.json). Timing: wall clock around `iters`
 // enqueued calls closed by backend.sync(), after one warm-up call.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { BlockLayout, buildMask, fitFeatures, predictFeatures } from '@mod-dit/predictor';
 import { Rng, f32ToBf16 } from '@mod-dit/tensor';
 import { option, flag } from '../script-args.mjs';
 import { openBackend } from '../backend-by-name.mjs';
-import { randomHalfBits, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
+import { randomHalfBits, videoMasks, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
 import { disposeResult, timeCalls } from './timed-calls.mjs';
 
 const backendName = option('backend', 'cuda');
@@ -43,26 +42,6 @@ const shape = SHAPES[shapeArg] ?? (() => {
 })();
 const { B, H, D } = shape;
 const L = shape.frames * shape.perFrame + (shape.extra ?? 0);
-
-/** Block map with video structure (frame diagonals, sinks, intra-frame tiles) that the predictor fits and masks. */
-function videoMap(layout, heads, seed) {
-  const rng = new Rng(seed);
-  const n = layout.n;
-  const map = new Float32Array(heads * n * n);
-  const frameBlocks = shape.perFrame / 128;
-  for (let h = 0; h < heads; h++) {
-    const diags = [0, ...Array.from({ length: 4 }, () => Math.round(rng.int(1, shape.frames) * frameBlocks) * (rng.uniform() < 0.5 ? -1 : 1))];
-    const sinks = Array.from({ length: 3 }, () => rng.int(0, n));
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < n; j++) {
-        let s = 0.98;
-        if (diags.some((d) => Math.abs(j - i - d) <= 1) || sinks.includes(j)) s = 0.2 + 0.3 * rng.uniform();
-        if (j >= layout.tileStart[i] && j < layout.tileEnd[i]) s = Math.min(s, 0.4 + 0.3 * rng.uniform());
-        map[(h * n + i) * n + j] = Math.min(1, Math.max(0, s + 0.02 * (rng.uniform() - 0.5)));
-      }
-  }
-  return map;
-}
 
 const backend = await openBackend(backendName);
 mkdirSync(dir, { recursive: true });
@@ -129,18 +108,11 @@ disposeResult(local);
 disposeResult(ql);
 disposeResult(kl);
 
-// the predictor fits two synthetic video maps over the video blocks, extrapolates, and masks each
-// head to the density target; text rows and columns (if any) are added always-on
-const textTokens = shape.extra ?? 0;
-let layout;
-let predicted;
-if (densities.length) {
-  layout = new BlockLayout({ videoTokens: L - textTokens, tokensPerFrame: shape.perFrame, blockSize: 128 });
-  predicted = predictFeatures(fitFeatures(videoMap(layout, H, 1), H, layout), fitFeatures(videoMap(layout, H, 2), H, layout), { interval: 10 });
-}
+// the predictor's video-like masks (HunyuanVideo: text rows and columns always on)
+const predictedMask = videoMasks(shape, L, H);
 const masks = [];
 for (const density of densities) {
-  const mask = buildMask(predicted, layout, { budget: { kind: 'density', density }, textTokens });
+  const mask = predictedMask(density);
   if (mask.qLen !== L) throw new Error(`mask covers ${mask.qLen} tokens, the bench uses ${L}`);
   const ms = await timeCalls(backend, () => backend.attention(q, k, v, { mask }), iters);
   const actual = mask.density();

@@ -6,20 +6,22 @@
 //   its sparse check passed too;
 // - the Wan-1.3B linear GEMMs (+ a square 4096^3) for every subgroup-matrix GEMM tiling that
 //   passed the check, and the portable tiled kernel.
-// Masks: the predictor's video-like density-target masks that tools/bench/attention.mjs wrote
-// under --masks (mask_<d>_num.bin / mask_<d>_idx.bin, FlexAttention layout); without --masks,
-// a diagonal band plus random blocks per query block. Writes inputs, masks and our outputs
+// Masks: the predictor's video-like density-target masks (bench-data.mjs videoMasks, as in
+// tools/bench/attention.mjs) at the Wan shape; at other shapes a diagonal band plus random
+// blocks per query block. Writes inputs, masks and our outputs
 // under --dir so tools/bench/webgpu_attention_torch.py can time PyTorch on the same data and
 // check ours in float32.
 //
-// Usage: node tools/bench/webgpu-attention.mjs [--shape wan|B,H,L,D] [--masks DIR] [--check FILE]
+// Usage: node tools/bench/webgpu-attention.mjs [--shape wan|B,H,L,D] [--check FILE]
 //          [--densities 0.5,0.25,0.1,0.05] [--iters 10] [--config-iters 5] [--portable-iters 0]
-//          [--dir /tmp/webgpu-bench] [--no-gemm]
+//          [--dir /tmp/webgpu-bench] [--no-gemm] [--configs all|default] [--no-robustness]
+// --configs default: only the default tilings (of those that passed the check).
+// --no-robustness: Dawn's robust buffer access off (DeviceRequest.robustness).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockMask, Rng, f32ToF16 } from '@mod-dit/tensor';
-import { SG_ATTENTION_CONFIGS, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, createWebGPUBackend, sgAttentionName, sgMatmulName } from '../../packages/webgpu/dist/index.js';
+import { SG_ATTENTION_CONFIGS, SG_ATTENTION_DEFAULT, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, createWebGPUBackend, sgAttentionName, sgMatmulName } from '../../packages/webgpu/dist/index.js';
 import { flag, option } from '../script-args.mjs';
-import { randomHalfBits, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
+import { randomHalfBits, videoMasks, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
 import { disposeResult } from './timed-calls.mjs';
 import { gpuStats } from './webgpu-timing.mjs';
 
@@ -29,19 +31,19 @@ const iters = Number(option('iters', '10'));
 const configIters = Number(option('config-iters', '5'));
 const portableIters = Number(option('portable-iters', '0'));
 const dir = option('dir', '/tmp/webgpu-bench');
-const maskDir = option('masks', undefined);
 const checkFile = option('check', undefined);
 const [B, H, L, D] = shapeArg === 'wan' ? [1, 12, 32760, 128] : shapeArg.split(',').map(Number);
 const BS = 128;
 
-const backend = await createWebGPUBackend();
+const backend = await createWebGPUBackend({ robustness: !flag('no-robustness') });
 const caps = backend.caps;
 mkdirSync(dir, { recursive: true });
 // only tilings that passed the device check are timed
 const checked = checkFile && existsSync(checkFile) ? JSON.parse(readFileSync(checkFile, 'utf8')) : { attention: {}, gemm: {} };
-const attnConfigs = backend.subgroupMatrixActive ? SG_ATTENTION_CONFIGS.filter((c) => checked.attention[sgAttentionName(c)] === true) : [];
+const onlyDefaults = option('configs', 'all') === 'default';
+const attnConfigs = backend.subgroupMatrixActive ? (onlyDefaults ? [SG_ATTENTION_DEFAULT] : SG_ATTENTION_CONFIGS).filter((c) => checked.attention[sgAttentionName(c)] === true) : [];
 const sparseConfigs = attnConfigs.filter((c) => checked['attention-sparse']?.[sgAttentionName(c)] === true);
-const gemmConfigs = backend.subgroupMatrixActive ? SG_MATMUL_CONFIGS.filter((c) => checked.gemm[sgMatmulName(c)] === true) : [];
+const gemmConfigs = backend.subgroupMatrixActive ? (onlyDefaults ? [SG_MATMUL_DEFAULT] : SG_MATMUL_CONFIGS).filter((c) => checked.gemm[sgMatmulName(c)] === true) : [];
 
 /** Every query block keeps round(density * nK) key blocks: a diagonal band, then random ones. */
 function bandMask(density, seed) {
@@ -66,15 +68,11 @@ function bandMask(density, seed) {
   return BlockMask.fromDense({ heads: H, qLen: L, kLen: L, blockSize: BS }, grid);
 }
 
-/** The mask of target `density`: attention.mjs's predictor mask from --masks, else a band mask. */
+/** The predictor's video-like mask of target `density` at the Wan-1.3B 480p shape (bench-data.mjs), else a band mask. */
+const predictedMask = shapeArg === 'wan' ? videoMasks({ frames: 21, perFrame: 1560 }, L, H) : undefined;
 function maskFor(density) {
-  if (!maskDir) return { mask: bandMask(density, 11), source: 'band' };
-  const ints = (f) => {
-    const b = readFileSync(`${maskDir}/mask_${density}_${f}.bin`);
-    return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-  };
-  const mask = BlockMask.fromFlex({ heads: H, qLen: L, kLen: L, blockSize: BS }, { kvNumBlocks: ints('num'), kvIndices: ints('idx') });
-  return { mask, source: 'predictor (attention.mjs)' };
+  if (predictedMask) return { mask: predictedMask(density), source: 'predictor (video-like block maps)' };
+  return { mask: bandMask(density, 11), source: 'band' };
 }
 
 const rng = new Rng(7);
@@ -87,7 +85,7 @@ const v = backend.upload(host.v, [B, H, L, D], 'f16');
 
 const pairs = B * H * L * L;
 const tflops = (ms, p) => (4 * D * p) / (ms * 1e-3) / 1e12;
-const results = { device: caps.description, subgroupMatrix: backend.subgroupMatrixActive, timer: backend.canTimeGpu ? 'gpu-timestamp median' : 'wall per call median', B, H, L, D, iters, attention: [], gemm: [], masks: [] };
+const results = { device: caps.description, robustness: caps.robustness, subgroupMatrix: backend.subgroupMatrixActive, timer: backend.canTimeGpu ? 'gpu-timestamp median' : 'wall per call median', B, H, L, D, iters, attention: [], gemm: [], masks: [] };
 const masks = densities.map((d) => ({ density: d, ...maskFor(d) }));
 const attn = (opts) => () => backend.attention(q, k, v, opts);
 /** Writes what is measured so far: a run cut short by a timeout still leaves a readable ours.json. */
@@ -109,9 +107,9 @@ async function attentionRows(kernel, n, { withMap = false, sparse = true } = {})
 }
 
 // the backend's default path (dense + map), with the outputs PyTorch checks (sparse: the
-// default path too, i.e. the portable kernel unless paths.sgAttentionSparse)
-const defaultKernel = backend.subgroupMatrixActive ? 'default (subgroup matrices)' : 'default (portable)';
-await attentionRows(defaultKernel, iters, { withMap: true, sparse: false });
+// default path too: the subgroup-matrix kernel where the device has them)
+const defaultKernel = backend.subgroupMatrixActive ? `default (subgroup matrices ${sgAttentionName(SG_ATTENTION_DEFAULT)})` : 'default (portable)';
+await attentionRows(defaultKernel, iters, { withMap: true });
 const dense = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } });
 await writeTensorBytes(`${dir}/ours_dense.bin`, dense.out);
 await writeTensorBytes(`${dir}/ours_dense_lse.bin`, dense.lse);
@@ -128,14 +126,15 @@ if (portableIters > 0) {
   backend.paths.subgroupMatrix = true;
   save();
 }
-for (const config of attnConfigs) {
+// the other tilings (the default one was timed above)
+for (const config of attnConfigs.filter((c) => sgAttentionName(c) !== sgAttentionName(SG_ATTENTION_DEFAULT))) {
   backend.paths.sgAttention = config;
   backend.paths.sgAttentionSparse = sparseConfigs.includes(config);
   await attentionRows(`subgroup matrices ${sgAttentionName(config)}`, configIters, { sparse: backend.paths.sgAttentionSparse });
   save();
 }
 backend.paths.sgAttention = undefined;
-backend.paths.sgAttentionSparse = false;
+backend.paths.sgAttentionSparse = undefined;
 disposeResult(q);
 disposeResult(k);
 disposeResult(v);

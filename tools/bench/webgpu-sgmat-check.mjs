@@ -7,7 +7,7 @@
 // (SG_MATMUL_CONFIGS) with both weight layouts + bias. Writes { attention, 'attention-sparse',
 // gemm: {name: ok}, checks: [...] } to --out (after each tiling), which webgpu-attention.mjs
 // reads to time only what passed.
-// Usage: node tools/bench/webgpu-sgmat-check.mjs [--out sgmat-check.json] [--emulate] [--limit N] [--head-dims 64,128]
+// Usage: node tools/bench/webgpu-sgmat-check.mjs [--out sgmat-check.json] [--emulate] [--limit N] [--head-dims 64,128] [--no-robustness]
 //   --emulate: where the device lacks subgroup matrices, check the emulated fragments, to try
 //   this script on lavapipe (slow: there --limit N checks only the first N tilings of each
 //   kind, and --head-dims 16 keeps the kernels small).
@@ -20,7 +20,7 @@ import { flag, option } from '../script-args.mjs';
 const out = option('out', undefined);
 const limit = Number(option('limit', '1000'));
 const headDims = option('head-dims', '64,128').split(',').map(Number);
-const gpu = await createWebGPUBackend({ paths: { emulateFragments: flag('emulate') } });
+const gpu = await createWebGPUBackend({ robustness: !flag('no-robustness'), paths: { emulateFragments: flag('emulate') } });
 const mode = gpu.caps.subgroupMatrix16 ? 'native' : 'emulated';
 if (!gpu.subgroupMatrixActive) {
   console.log(`no subgroup matrices on ${gpu.caps.description}: nothing to check`);
@@ -116,7 +116,7 @@ for (const config of SG_ATTENTION_CONFIGS.slice(0, limit)) {
     await check('attention-sparse', name, `D ${D} block ${bs} [1,2,300] x 261 keys, density ${mask.density().toFixed(2)}`, key('sparse'), () =>
       attentionErrs([1, 2, 300, D], [1, 2, 261, D], { mask }),
     );
-    gpu.paths.sgAttentionSparse = false;
+    gpu.paths.sgAttentionSparse = undefined;
   }
   settle('attention', name);
   settle('attention-sparse', name);

@@ -2,7 +2,7 @@ import { type DeviceRequest, acquireDevice, deviceCaps } from './device.js';
 import { type KernelPaths, WebGPUBackend } from './webgpu-backend.js';
 
 export { WebGPUBackend, type KernelPaths } from './webgpu-backend.js';
-export { DAWN_TOGGLES, type DeviceCaps, type DeviceRequest, type WebGPUFeature, acquireDevice, deviceCaps } from './device.js';
+export { DAWN_TOGGLES, dawnToggles, type DeviceCaps, type DeviceRequest, type WebGPUFeature, acquireDevice, deviceCaps } from './device.js';
 export { type BindingLimits, type BindingWindow, type Chunk, type OperandAccess, planChunks, touchedRange } from './binding-plan.js';
 export { KernelCache, type KernelSpec } from './kernel-cache.js';
 export { type SgMatmulConfig, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, sgMatmulName } from './kernels/matmul-sgmat.js';

@@ -45,7 +45,7 @@ import type { DeviceCaps } from './device.js';
 import { GpuQueue } from './gpu-queue.js';
 import { KernelCache, type KernelSpec } from './kernel-cache.js';
 import { ATTN_ROWS, flashAttentionSpec } from './kernels/attention-flash.js';
-import { type SgAttentionConfig, SG_ATTENTION_DEFAULT, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
+import { type SgAttentionConfig, SG_ATTENTION_DEFAULT, SG_ATTENTION_SMALL, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
 import { TILE, matmulTiledSpec } from './kernels/matmul-tiled.js';
 import { type SgMatmulConfig, SG_MATMUL_DEFAULT, matmulSubgroupMatrixSpec, sgMatmulTile, sgMatmulWorkgroupBytes } from './kernels/matmul-sgmat.js';
 import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
@@ -77,9 +77,8 @@ export interface KernelPaths {
   /** Tiling of the subgroup-matrix attention; default SG_ATTENTION_DEFAULT. */
   sgAttention?: SgAttentionConfig;
   /**
-   * Block-sparse attention through the subgroup-matrix kernel too. Default off: its first
-   * form gave wrong outputs on the H100 (2026-11-27) and the current one is checked only with
-   * emulated fragments so far; tools/bench/webgpu-sgmat-check.mjs checks it on the device.
+   * Block-sparse attention through the subgroup-matrix kernel too (default on; where it does
+   * not apply, the portable kernel runs). tools/bench/webgpu-sgmat-check.mjs checks it on the device.
    */
   sgAttentionSparse?: boolean;
   /**
@@ -533,7 +532,7 @@ export class WebGPUBackend implements Backend {
    */
   private sgMatmulConfig(a: Tensor, b: Tensor, tb: boolean, N: number): SgMatmulConfig | undefined {
     const c = this.paths.sgMatmul ?? SG_MATMUL_DEFAULT;
-    if (a.offset % 8 !== 0 || b.offset % 8 !== 0 || (c.stage && !tb && N % 8 !== 0)) return undefined;
+    if (a.offset % 8 !== 0 || b.offset % 8 !== 0 || (c.operands === 'staged' && !tb && N % 8 !== 0)) return undefined;
     if (sgMatmulWorkgroupBytes(c, tb) > this.caps.maxWorkgroupStorage || 32 * c.grid[0] * c.grid[1] > this.caps.maxInvocations) return undefined;
     return c;
   }
@@ -645,18 +644,19 @@ export class WebGPUBackend implements Backend {
   /**
    * The subgroup-matrix attention's configuration and fragment form when it applies: f16,
    * head_dim a multiple of 16 up to 128, at least 16 queries and keys, q/k/v offsets that
-   * keep fragment loads 16-byte aligned, with a mask only under paths.sgAttentionSparse and
-   * with query tiles inside one mask block, and the tiling's workgroup memory and invocations
-   * within the device's limits. Otherwise undefined: the portable kernel runs.
+   * keep fragment loads 16-byte aligned, with a mask unless paths.sgAttentionSparse is false;
+   * the configured tiling, else the first of SG_ATTENTION_SMALL, whose query rows lie in one
+   * mask block and whose workgroup memory and invocations are within the device's limits.
+   * Otherwise undefined: the portable kernel runs.
    */
   private sgAttentionPath(q: Tensor, k: Tensor, v: Tensor, D: number, Lq: number, Lk: number, blockSize?: number): { config: SgAttentionConfig; fragments: 'native' | 'emulated' } | undefined {
     if (!this.subgroupMatrixActive || q.dtype !== 'f16' || D % 16 !== 0 || D > 128 || Lq < 16 || Lk < 16) return undefined;
     if ([q, k, v].some((t) => t.offset % 8 !== 0)) return undefined;
-    const config = this.paths.sgAttention ?? SG_ATTENTION_DEFAULT;
-    const rows = sgAttentionRows(config);
-    if (blockSize !== undefined && (this.paths.sgAttentionSparse !== true || blockSize % rows !== 0)) return undefined;
-    if (sgAttentionWorkgroupBytes(config) > this.caps.maxWorkgroupStorage || config.subgroups * 32 > this.caps.maxInvocations) return undefined;
-    return { config, fragments: this.fragmentMode };
+    if (blockSize !== undefined && this.paths.sgAttentionSparse === false) return undefined;
+    const fits = (c: SgAttentionConfig) =>
+      (blockSize === undefined || blockSize % sgAttentionRows(c) === 0) && sgAttentionWorkgroupBytes(c, D) <= this.caps.maxWorkgroupStorage && c.subgroups * 32 <= this.caps.maxInvocations;
+    const config = [this.paths.sgAttention ?? SG_ATTENTION_DEFAULT, ...SG_ATTENTION_SMALL].find(fits);
+    return config && { config, fragments: this.fragmentMode };
   }
 
   /** The P scratch of the subgroup-matrix attention, at least `bytes` long, bound whole. */

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { BlockMask, CpuBackend, Rng, fromNumbers } from '@mod-dit/tensor';
-import { type SgAttentionConfig, sgAttentionName } from '../src/kernels/attention-sgmat.js';
+import { type SgAttentionConfig, SG_ATTENTION_DEFAULT, SG_ATTENTION_SMALL, sgAttentionName, sgAttentionRows } from '../src/kernels/attention-sgmat.js';
 import { availability, gpuBackend, relError, twin } from './support.js';
 
 // The subgroup-matrix flash attention with its fragment operations emulated (lavapipe has no
@@ -12,11 +12,14 @@ afterAll(() => gpu?.destroy());
 // emulation needs shader-f16 and subgroups
 const active = gpu?.subgroupMatrixActive ?? false;
 
-// 1 and 2 query tiles per subgroup, P through workgroup memory or a storage scratch; head_dim
+// 1 and 2 query tiles per subgroup, P through workgroup memory or a storage scratch, K and V
+// loaded per subgroup or staged per workgroup; head_dim
 // 16 throughout (lavapipe compiles each emulated kernel for ~25 s, so the cases share them)
 const CONFIGS: SgAttentionConfig[] = [
   { subgroups: 2, mTiles: 1, keys: 32, p: 'workgroup' },
   { subgroups: 1, mTiles: 2, keys: 16, p: 'storage' },
+  { subgroups: 2, mTiles: 1, keys: 32, p: 'workgroup', kv: 'staged' },
+  { subgroups: 2, mTiles: 1, keys: 16, p: 'workgroup', kv: 'prefetch' },
 ];
 
 describe.skipIf(!availability.available || !active)('subgroup-matrix attention (emulated fragments) vs the CPU reference, f16', () => {
@@ -73,4 +76,20 @@ describe.skipIf(!availability.available || !active)('subgroup-matrix attention (
       expect(await relError(gm.map!, cm.map!)).toBeLessThanOrEqual(0.02);
     });
   }
+
+  it('a mask block the default tiling\'s query rows do not divide takes the first smaller tiling that fits', async () => {
+    if (!gpu) return;
+    // the default tiling covers 128 query rows per workgroup; blocks of 64 take SG_ATTENTION_SMALL[0] (64 rows)
+    gpu.paths.sgAttention = undefined;
+    expect(sgAttentionRows(SG_ATTENTION_DEFAULT)).toBe(128);
+    const rng = new Rng(34);
+    const [gq, cq] = twin(rng, gpu, cpu, [1, 1, 140, 16], 'f16');
+    const [gk, ck] = twin(rng, gpu, cpu, [1, 1, 100, 16], 'f16');
+    const [gv, cv] = twin(rng, gpu, cpu, [1, 1, 100, 16], 'f16');
+    const mask = BlockMask.fromDense({ heads: 1, qLen: 140, kLen: 100, blockSize: 64 }, [1, 0, 1, 1, 0, 1]);
+    const g = gpu.attention(gq, gk, gv, { mask });
+    expect(gpu.kernels.source(`attn-sgmat/emulated/d16/sparse/${sgAttentionName(SG_ATTENTION_SMALL[0])}`)).toBeDefined();
+    expect(await relError(g.out, cpu.attention(cq, ck, cv, { mask }).out)).toBeLessThanOrEqual(1e-2);
+    gpu.paths.sgAttention = undefined;
+  });
 });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, CpuBackend, Rng, UnsupportedFeatureError } from '@mod-dit/tensor';
-import { acquireDevice, createWebGPUBackend } from '../src/index.js';
+import { DAWN_TOGGLES, acquireDevice, createWebGPUBackend, dawnToggles } from '../src/index.js';
 import { availability, gpuBackend, relError, twin } from './support.js';
 
 describe('device acquisition', () => {
@@ -23,6 +23,31 @@ describe('device acquisition', () => {
     if (!missing) return; // this adapter has them all: nothing to reject
     await expect(acquireDevice({ require: [missing] })).rejects.toThrow(UnsupportedFeatureError);
     await expect(acquireDevice({ require: [missing] })).rejects.toThrow(missing);
+  });
+
+  it('turns Dawn robustness off only when asked (a toggle of Node\'s GPU instance)', () => {
+    expect(dawnToggles()).toEqual(DAWN_TOGGLES);
+    expect(dawnToggles({ robustness: true })).toEqual(DAWN_TOGGLES);
+    const off = dawnToggles({ robustness: false });
+    expect(off.find((t) => t.startsWith('enable-dawn-features='))!.split('=')[1].split(',')).toContain('disable_robustness');
+    expect(off.filter((t) => !t.startsWith('enable-dawn-features='))).toEqual(DAWN_TOGGLES.filter((t) => !t.startsWith('enable-dawn-features=')));
+  });
+
+  it.skipIf(!availability.available)('without robustness, reports it and the kernels still match the CPU reference', async () => {
+    const fast = await createWebGPUBackend({ robustness: false });
+    expect(fast.caps.robustness).toBe(false);
+    const rng = new Rng(35);
+    const cpu = new CpuBackend();
+    const [ga, ca] = twin(rng, fast, cpu, [37, 24], 'f32');
+    const [gb, cb] = twin(rng, fast, cpu, [24, 19], 'f32');
+    expect(await relError(fast.matmul(ga, gb), cpu.matmul(ca, cb))).toBeLessThanOrEqual(1e-5);
+    const [gq, cq] = twin(rng, fast, cpu, [1, 2, 45, 16], 'f32');
+    const [gk, ck] = twin(rng, fast, cpu, [1, 2, 33, 16], 'f32');
+    expect(await relError(fast.attention(gq, gk, gk).out, cpu.attention(cq, ck, ck).out)).toBeLessThanOrEqual(1e-5);
+    fast.destroy();
+    const { device, caps } = await acquireDevice();
+    expect(caps.robustness).toBe(true);
+    device.destroy();
   });
 
   it.skipIf(!availability.available)('requests the adapter limits and leaves disabled features off', async () => {

@@ -3,8 +3,8 @@
  * [0, Lk). Sparse: the workgroup's BlockMask row (head * nQ + first query row / blockSize)
  * gives `nblk` active key blocks; block `bi` covers [j * bs, min(Lk, (j + 1) * bs)). The
  * CSR values go through workgroupUniformLoad so that loops containing barriers stay uniform;
- * an empty row runs no iteration. Expects `lane`-0 writes to workgroup vars wa, wb, wj and a
- * uniform struct `u` with H, nQ, bs, Lk, offRow, offCol.
+ * an empty row runs no iteration. Expects a uniform struct `u` with H, nQ, bs, Lk, offRow,
+ * offCol. Its workgroup scalars sit in one 16-byte array: see kernels/staging.ts on why.
  */
 export interface KeyRangeSnippets {
   /** Declares `nblk` (and `pa` when sparse); runs once before the block loop. */
@@ -20,16 +20,16 @@ export function keyRangeSnippets(sparse: boolean, rowsPerGroup: number, lane: st
   return {
     rows: `if (${lane} == 0u) {
     let r = (head % u.H) * u.nQ + (tile * ${rowsPerGroup}u) / u.bs;
-    wa = rowPtr[u.offRow + r];
-    wb = rowPtr[u.offRow + r + 1u];
+    wcsr[0] = rowPtr[u.offRow + r];
+    wcsr[1] = rowPtr[u.offRow + r + 1u];
   }
-  let pa = workgroupUniformLoad(&wa);
-  let nblk = workgroupUniformLoad(&wb) - pa;`,
-    block: `if (${lane} == 0u) { wj = colIdx[u.offCol + pa + bi]; }
-    let j = workgroupUniformLoad(&wj);
+  let pa = workgroupUniformLoad(&wcsr[0]);
+  let nblk = workgroupUniformLoad(&wcsr[1]) - pa;`,
+    block: `if (${lane} == 0u) { wcsr[2] = colIdx[u.offCol + pa + bi]; }
+    let j = workgroupUniformLoad(&wcsr[2]);
     let k0 = j * u.bs;
     let k1 = min(u.Lk, k0 + u.bs);`,
-    decls: 'var<workgroup> wa: u32;\nvar<workgroup> wb: u32;\nvar<workgroup> wj: u32;\n',
+    decls: 'var<workgroup> wcsr: array<u32, 4>;\n',
   };
 }
 

@@ -2,6 +2,7 @@ import type { KernelSpec } from '../kernel-cache.js';
 import { ATTENTION_UNIFORMS, keyRangeSnippets } from './attention-key-ranges.js';
 import { type FragmentMode, fragmentOps } from './fragments.js';
 import { WGSL_CONVERSIONS } from '../wgsl-dtype.js';
+import { storeHalves8 } from './staging.js';
 
 /** Tiling of the subgroup-matrix flash attention. */
 export interface SgAttentionConfig {
@@ -13,26 +14,49 @@ export interface SgAttentionConfig {
   keys: number;
   /** Where P (f16) goes between the softmax and P*V: workgroup memory, or a storage scratch buffer. */
   p: 'workgroup' | 'storage';
+  /**
+   * How K and V fragments reach the subgroups: `direct`, loaded from storage by each
+   * subgroup; `staged`, each step's keys x head_dim tiles of K and V loaded once per
+   * workgroup into workgroup memory (16-byte loads) and shared by its subgroups; `prefetch`,
+   * staged, with the next step's tiles loaded into registers during this step's products.
+   */
+  kv?: 'direct' | 'staged' | 'prefetch';
 }
 
 /**
- * Default tiling where the device has subgroup matrices: the fastest dense tiling on the H100
- * (Dawn/Vulkan, 2026-11-27: 33.0 TFLOP/s at 12 x 32,760 x 128 f16, against 25.7 for 4 subgroups).
+ * Default tiling where the device has subgroup matrices: among the fastest dense tilings on
+ * the H100 (Dawn/Vulkan, 2026-11-27, docs/benchmarks.md).
  */
-export const SG_ATTENTION_DEFAULT: SgAttentionConfig = { subgroups: 1, mTiles: 1, keys: 64, p: 'workgroup' };
+export const SG_ATTENTION_DEFAULT: SgAttentionConfig = { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'staged' };
+
+/**
+ * Tilings of fewer query rows, for block-sparse masks whose block size the configured
+ * tiling's rows do not divide (a workgroup's rows must lie in one mask block): the first
+ * that fits is taken.
+ */
+export const SG_ATTENTION_SMALL: readonly SgAttentionConfig[] = [
+  { subgroups: 4, mTiles: 1, keys: 16, p: 'workgroup', kv: 'staged' },
+  { subgroups: 1, mTiles: 1, keys: 16, p: 'workgroup', kv: 'staged' },
+];
 
 /** Configurations the device check and the benchmark compare. */
 export const SG_ATTENTION_CONFIGS: readonly SgAttentionConfig[] = [
   SG_ATTENTION_DEFAULT,
-  { subgroups: 4, mTiles: 1, keys: 64, p: 'workgroup' },
+  ...SG_ATTENTION_SMALL,
+  { subgroups: 1, mTiles: 1, keys: 64, p: 'workgroup' },
+  { subgroups: 2, mTiles: 2, keys: 32, p: 'workgroup' },
   { subgroups: 4, mTiles: 1, keys: 64, p: 'storage' },
-  { subgroups: 8, mTiles: 1, keys: 32, p: 'workgroup' },
-  { subgroups: 4, mTiles: 2, keys: 32, p: 'workgroup' },
+  { subgroups: 8, mTiles: 1, keys: 32, p: 'workgroup', kv: 'staged' },
+  { subgroups: 2, mTiles: 2, keys: 16, p: 'workgroup', kv: 'staged' },
+  { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'prefetch' },
+  { subgroups: 4, mTiles: 1, keys: 16, p: 'workgroup', kv: 'prefetch' },
+  { subgroups: 8, mTiles: 1, keys: 32, p: 'workgroup', kv: 'prefetch' },
+  { subgroups: 2, mTiles: 2, keys: 32, p: 'workgroup', kv: 'prefetch' },
 ];
 
 /** Short name of a configuration, e.g. `4sg-1m-64k-wg`. */
 export function sgAttentionName(c: SgAttentionConfig): string {
-  return `${c.subgroups}sg-${c.mTiles}m-${c.keys}k-${c.p === 'workgroup' ? 'wg' : 'st'}`;
+  return `${c.subgroups}sg-${c.mTiles}m-${c.keys}k-${c.p === 'workgroup' ? 'wg' : 'st'}${c.kv === 'staged' ? '-kvs' : c.kv === 'prefetch' ? '-kvp' : ''}`;
 }
 
 /** Query rows per workgroup. */
@@ -40,10 +64,14 @@ export function sgAttentionRows(c: SgAttentionConfig): number {
   return c.subgroups * c.mTiles * 16;
 }
 
-/** Workgroup memory of a configuration in bytes. */
-export function sgAttentionWorkgroupBytes(c: SgAttentionConfig): number {
+/** Row stride (f16) of the staged K and V tiles: 16-byte aligned rows, spread over the banks. */
+const kvStride = (headDim: number): number => headDim + 8;
+
+/** Workgroup memory of a configuration at head_dim `headDim`, in bytes. */
+export function sgAttentionWorkgroupBytes(c: SgAttentionConfig, headDim: number): number {
   const rows = sgAttentionRows(c);
-  return rows * c.keys * (4 + (c.p === 'workgroup' ? 2 : 0)) + rows * 4 + 32;
+  const kv = c.kv === 'staged' || c.kv === 'prefetch' ? 2 * c.keys * kvStride(headDim) * 2 : 0;
+  return kv + rows * c.keys * (4 + (c.p === 'workgroup' ? 2 : 0)) + rows * 4 + 48;
 }
 
 /** f16 elements of the storage scratch one workgroup needs (p: 'storage'). */
@@ -103,11 +131,15 @@ export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
       const ns = sparse ? 2 : 0;
       const keys = keyRangeSnippets(sparse, R, 'lid');
       const storageP = p === 'storage';
+      const staged = o.config.kv === 'staged' || o.config.kv === 'prefetch';
+      const prefetch = o.config.kv === 'prefetch';
+      const KS = kvStride(D);
       const pArr = storageP ? 'pscr' : 'pwg';
       // P region of subgroup g: storage scratch is per workgroup of the dispatch
       const pBase = (g: string) => (storageP ? `(wgi * ${NS}u + ${g}) * ${ROWS * BC}u` : `${g} * ${ROWS * BC}u`);
       const barrier = storageP ? 'storageBarrier();\n    workgroupBarrier();' : 'workgroupBarrier();';
-      const qHeld = MT === 1;
+      // Q stays in registers for the whole key loop (with per-subgroup K and V loads, only at one tile per subgroup: registers)
+      const qHeld = MT === 1 || staged;
       // row phase: LPR invocations per row (all 32 lanes busy), each CPL columns, starting at a
       // lane-rotated column so that the lanes of a subgroup read different banks
       const LPR = 32 / ROWS;
@@ -116,9 +148,13 @@ export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
           let col = part * ${CPL}u + (c + lane) % ${CPL}u;${
             checked
               ? `
-          let un = kc + (col / 16u) * 16u;
+          ${
+            staged
+              ? 'let ok = kc + col < k1;'
+              : `let un = kc + (col / 16u) * 16u;
           let key = min(un, u.Lk - 16u) + col % 16u;
-          let ok = key >= un && key < k1;
+          let ok = key >= un && key < k1;`
+          }
           ${needOk ? body : `if (ok) { ${body} }`}`
               : `
           ${body}`
@@ -129,16 +165,36 @@ export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
       const sStep = Dn.map(
         (kd) => `${qHeld ? '' : each(T, (t) => qLoad(t, kd))}
     ${each(Nf, (n) => `{
-      ${f.load('right', 'kf', 'k', `kb + on${n} * D + ${kd * 16}u`, true, 'D')}
+      ${staged ? f.load('right', 'kf', 'kvs', `${n * 16 * KS + kd * 16}u`, true, `${KS}u`) : f.load('right', 'kf', 'k', `kb + on${n} * D + ${kd * 16}u`, true, 'D')}
       ${each(T, (t) => f.mma(`s${t}_${n}`, `q${t}_${kd}`, 'kf'), '\n      ')}
     }`)}`,
       ).join('\n    ');
       const pvStep = Dn.map(
         (dn) => `${each(Nf, (n) => `{
-      ${f.load('right', 'vf', 'v', `vb + on${n} * D + ${dn * 16}u`, false, 'D')}
+      ${staged ? f.load('right', 'vf', 'kvs', `${(BC + n * 16) * KS + dn * 16}u`, false, `${KS}u`) : f.load('right', 'vf', 'v', `vb + on${n} * D + ${dn * 16}u`, false, 'D')}
       ${each(T, (t) => f.mma(`o${t}_${dn}`, `p${t}_${n}`, 'vf'), '\n      ')}
     }`)}`,
       ).join('\n    ');
+      // Staged K/V: invocation lid moves pieces lid + x * (NS * 32) of the step's BC x D tiles
+      // (8 f16 each) through registers wk<x>, wv<x>; keys past Lk are clamped to the last one
+      const NP = (BC * D) / 8;
+      const NT = NS * 32;
+      const X = [...Array(Math.ceil(NP / NT)).keys()];
+      const ragged = (x: number) => (x * NT + NT > NP ? `lid + ${x * NT}u < ${NP}u` : undefined);
+      const kvPieces = X.map(
+        (x) => `let r${x} = (lid + ${x * NT}u) / ${D / 8}u; let dv${x} = (lid + ${x * NT}u) % ${D / 8}u * 8u; var wk${x} = vec4<u32>(); var wv${x} = vec4<u32>();`,
+      ).join('\n  ');
+      const kvLoads = (kc: string) =>
+        X.map((x) => {
+          const body = `let key = min(${kc} + r${x}, u.Lk - 1u); wk${x} = k[(kb + key * D + dv${x}) / 8u]; wv${x} = v[(vb + key * D + dv${x}) / 8u];`;
+          return ragged(x) ? `if (${ragged(x)}) { ${body} }` : `{ ${body} }`;
+        }).join('\n    ');
+      const kvStores = X.map((x) => {
+        const body = `${storeHalves8('kvs', `r${x} * ${KS}u + dv${x}`, `wk${x}`)}\n      ${storeHalves8('kvs', `(${BC}u + r${x}) * ${KS}u + dv${x}`, `wv${x}`)}`;
+        return ragged(x) ? `if (${ragged(x)}) { ${body} }` : `{ ${body} }`;
+      }).join('\n    ');
+      /** First key of flat sparse step s (prefetch reads the CSR per invocation: no uniformity needed). */
+      const sparseKc = (st: string) => `colIdx[u.offCol + pa + ${st} / cpb] * u.bs + (${st} % cpb) * BC`;
       // O fragments through the subgroup's S area (16x16, stride 16), each lane scaling 8 elements by its row's factor
       const throughScratch = (t: number, dn: number, body: string) => `${f.store('sscr', `sg * ${ROWS * BC}u`, `o${t}_${dn}`, '16u')}
     workgroupBarrier();
@@ -149,8 +205,8 @@ export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
     workgroupBarrier();`;
       return `${f.header()}${WGSL_CONVERSIONS}
 @group(0) @binding(0) var<storage, read> q: array<f16>;
-@group(0) @binding(1) var<storage, read> k: array<f16>;
-@group(0) @binding(2) var<storage, read> v: array<f16>;
+@group(0) @binding(1) var<storage, read> k: array<${staged ? 'vec4<u32>' : 'f16'}>;
+@group(0) @binding(2) var<storage, read> v: array<${staged ? 'vec4<u32>' : 'f16'}>;
 ${sparse ? '@group(0) @binding(3) var<storage, read> rowPtr: array<u32>;\n@group(0) @binding(4) var<storage, read> colIdx: array<u32>;' : ''}
 @group(0) @binding(${3 + ns}) var<storage, read_write> out: array<u32>;
 @group(0) @binding(${4 + ns}) var<storage, read_write> lse: array<u32>;
@@ -162,9 +218,12 @@ const BC = ${BC}u;
 const ROWS = ${ROWS}u;
 ${storageP ? '' : `// declared first (offset 0 where variables are laid out in order): P fragment loads stay 16-byte aligned\nvar<workgroup> pwg: array<f16, ${NS * ROWS * BC}>;`}
 var<workgroup> sscr: array<f32, ${NS * ROWS * BC}>;
+${staged ? `// this step's K rows, then its V rows (16-byte multiples: kernels/staging.ts)
+var<workgroup> kvs: array<f16, ${2 * BC * KS}>;` : ''}
 var<workgroup> rowf: array<f32, ${NS * ROWS}>;
-var<workgroup> flagA: atomic<u32>;
-var<workgroup> flagU: u32;
+// scalars in 16-byte arrays (kernels/staging.ts says why): [0] is the flag
+var<workgroup> flagA: array<atomic<u32>, 4>;
+var<workgroup> flagU: array<u32, 4>;
 ${keys.decls}
 @compute @workgroup_size(${NS * 32})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32${f.params}) {
@@ -187,26 +246,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let sc = u.scale * 1.4426950408889634;
   var m = NEG_BIG;
   var l = 0.0;
-  ${qHeld ? each(Dn, (kd) => qLoad(0, kd), '\n  ') : ''}
+  ${qHeld ? each(T.flatMap((t) => Dn.map((kd) => qLoad(t, kd))), (x) => x, '\n  ') : ''}
   ${each(T.flatMap((t) => Dn.map((dn) => f.zero(`o${t}_${dn}`))), (x) => x, '\n  ')}
   ${keys.rows}
+  ${staged ? kvPieces : ''}
   ${
     sparse
       ? `// one flat loop over (active key block, step of BC keys in it); steps past a ragged
   // last block have no valid key and change nothing
   let cpb = (u.bs + BC - 1u) / BC;
+  ${prefetch ? `if (nblk > 0u) { ${kvLoads(sparseKc('0u'))} }` : ''}
   for (var st = 0u; st < nblk * cpb; st++) {
-    if (lid == 0u) { wj = colIdx[u.offCol + pa + st / cpb]; }
-    let j = workgroupUniformLoad(&wj);
+    if (lid == 0u) { wcsr[2] = colIdx[u.offCol + pa + st / cpb]; }
+    let j = workgroupUniformLoad(&wcsr[2]);
     let k1 = min(u.Lk, j * u.bs + u.bs);
     let kc = j * u.bs + (st % cpb) * BC;
     {`
-      : `for (var bi = 0u; bi < nblk; bi++) {
+      : `${prefetch ? kvLoads('0u') : ''}
+  for (var bi = 0u; bi < nblk; bi++) {
     ${keys.block}
     for (var kc = k0; kc < k1; kc += BC) {`
   }
-    // key fragment origins, clamped inside [0, Lk); duplicates are masked below
-    ${each(Nf, (n) => `let on${n} = min(kc + ${16 * n}u, u.Lk - 16u);`, ' ')}
+    ${
+      staged
+        ? `// this step's keys into workgroup memory once the last step's fragments are read
+    workgroupBarrier();
+    ${prefetch ? kvStores : `${kvLoads('kc')}\n    ${kvStores}`}
+    workgroupBarrier();
+    ${prefetch ? (sparse ? `{ let sn = min(st + 1u, nblk * cpb - 1u); ${kvLoads(sparseKc('sn'))} }` : kvLoads('kc + BC')) : ''}`
+        : `// key fragment origins, clamped inside [0, Lk); duplicates are masked below
+    ${each(Nf, (n) => `let on${n} = min(kc + ${16 * n}u, u.Lk - 16u);`, ' ')}`
+    }
     ${each(T.flatMap((t) => Nf.map((n) => f.zero(`s${t}_${n}`))), (x) => x)}
     ${sStep}
     ${each(T.flatMap((t) => Nf.map((n) => f.store('sscr', `sg * ${ROWS * BC}u + ${t * 16 * BC + n * 16}u`, `s${t}_${n}`, 'BC'))), (x) => x)}
@@ -228,7 +298,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       } else if (mx > m + ${RESCALE_LOG2}.0) {
         alpha = exp2(m - mx);
         m = mx;
-        atomicOr(&flagA, 1u);
+        atomicOr(&flagA[0], 1u);
       }
       var sum = 0.0;
       if (full) {
@@ -241,8 +311,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (part == 0u) { rowf[lsg * ROWS + rho] = alpha; }
     }
     ${barrier}
-    if (lid == 0u) { flagU = atomicExchange(&flagA, 0u); }
-    if (workgroupUniformLoad(&flagU) != 0u) {
+    if (lid == 0u) { flagU[0] = atomicExchange(&flagA[0], 0u); }
+    if (workgroupUniformLoad(&flagU[0]) != 0u) {
     ${T.flatMap((t) => Dn.map((dn) => `${throughScratch(t, dn, `sscr[lsg * ${ROWS * BC}u + i] *= rowf[lsg * ROWS + ${t * 16}u + i / 16u];`)}
     ${f.loadAcc(`o${t}_${dn}`, 'sscr', `sg * ${ROWS * BC}u`, '16u')}
     workgroupBarrier();`)).join('\n    ')}

@@ -4,6 +4,7 @@ import { type FragmentMode, fragmentOps } from './fragments.js';
 import { MATMUL_UNIFORMS, matmulPrologue } from './matmul-batch.js';
 import { WGSL_ACTIVATIONS } from './strided-map.js';
 import { WGSL_CONVERSIONS, wgslInput, wgslLoad } from '../wgsl-dtype.js';
+import { storeHalves8 } from './staging.js';
 
 /** Tiling of the subgroup-matrix GEMM. */
 export interface SgMatmulConfig {
@@ -12,33 +13,33 @@ export interface SgMatmulConfig {
   /** 16x16 fragments per subgroup, as rows x cols. */
   frags: readonly [number, number];
   /**
-   * Stage A and B through workgroup memory, 32 of K at a time with 16-byte vector loads,
-   * shared by the workgroup's subgroups; otherwise each subgroup loads its fragments from
-   * storage (reuse only through the caches).
+   * How operand fragments reach the subgroups: `direct`, loaded from storage by each subgroup
+   * (reuse only through the caches); `staged`, through workgroup memory 32 of K at a time,
+   * shared by the workgroup's subgroups: 16-byte loads from storage into registers for the
+   * next 32 of K before the current ones are multiplied, stored to workgroup memory after.
    */
-  stage: boolean;
+  operands: 'direct' | 'staged';
 }
 
 /**
- * Default tiling where the device has subgroup matrices: the fastest or within 8% of it on
- * each GEMM of the H100 benchmark (48-57 TFLOP/s, 2026-11-27, tools/bench/webgpu_run.sh).
+ * Default tiling where the device has subgroup matrices: 16 subgroups on 128 x 256 output
+ * tiles, the fastest on the Wan GEMMs (Dawn/Vulkan, robustness off, 2026-11-27; docs/benchmarks.md).
  */
-export const SG_MATMUL_DEFAULT: SgMatmulConfig = { grid: [2, 2], frags: [4, 4], stage: true };
+export const SG_MATMUL_DEFAULT: SgMatmulConfig = { grid: [4, 4], frags: [2, 4], operands: 'staged' };
 
 /** Configurations the benchmark compares (the first one is the earlier single-subgroup kernel). */
 export const SG_MATMUL_CONFIGS: readonly SgMatmulConfig[] = [
-  { grid: [1, 1], frags: [4, 4], stage: false },
-  { grid: [2, 2], frags: [2, 4], stage: false },
-  { grid: [2, 2], frags: [4, 2], stage: true },
+  { grid: [1, 1], frags: [4, 4], operands: 'direct' },
   SG_MATMUL_DEFAULT,
-  { grid: [4, 2], frags: [2, 4], stage: true },
-  { grid: [2, 4], frags: [4, 2], stage: true },
-  { grid: [2, 2], frags: [2, 2], stage: true },
+  { grid: [2, 2], frags: [4, 4], operands: 'staged' },
+  { grid: [2, 4], frags: [4, 4], operands: 'staged' },
+  { grid: [4, 4], frags: [4, 2], operands: 'staged' },
+  { grid: [4, 4], frags: [2, 2], operands: 'staged' },
 ];
 
-/** Short name, e.g. `2x2sg-4x2f-st`. */
+/** Short name, e.g. `2x4sg-4x4f-st`. */
 export function sgMatmulName(c: SgMatmulConfig): string {
-  return `${c.grid.join('x')}sg-${c.frags.join('x')}f-${c.stage ? 'st' : 'dir'}`;
+  return `${c.grid.join('x')}sg-${c.frags.join('x')}f-${c.operands === 'staged' ? 'st' : 'dir'}`;
 }
 
 /** Output tile (rows, cols) of one workgroup. */
@@ -51,12 +52,15 @@ const BK = 32;
 /** Row padding of the staged tiles (f16): keeps rows 16-byte aligned and spreads banks. */
 const PAD = 8;
 
+/** f16 elements of one staged A + B tile. */
+function tileElements(c: SgMatmulConfig, transposeB: boolean): number {
+  const [tm, tn] = sgMatmulTile(c);
+  return tm * (BK + PAD) + (transposeB ? tn * (BK + PAD) : BK * (tn + PAD));
+}
+
 /** Workgroup memory of a configuration in bytes. */
 export function sgMatmulWorkgroupBytes(c: SgMatmulConfig, transposeB: boolean): number {
-  const [tm, tn] = sgMatmulTile(c);
-  const ns = c.grid[0] * c.grid[1];
-  const staged = c.stage ? 2 * (tm * (BK + PAD) + (transposeB ? tn * (BK + PAD) : BK * (tn + PAD))) : 0;
-  return staged + ns * 1024;
+  return (c.operands === 'staged' ? 2 * tileElements(c, transposeB) : 0) + c.grid[0] * c.grid[1] * 1024;
 }
 
 export interface MatmulSgSpecOptions {
@@ -85,6 +89,7 @@ export function matmulSubgroupMatrixSpec(o: MatmulSgSpecOptions): KernelSpec {
   const [TM, TN] = sgMatmulTile(c);
   const NS = SR * SC;
   const f = fragmentOps(o.fragments);
+  const staged = c.operands === 'staged';
   return {
     key: `matmul-sgmat/${o.fragments}/tb${tb ? 1 : 0}/bias${o.bias ?? '-'}/act${o.activation ?? '-'}/${sgMatmulName(c)}`,
     wgsl() {
@@ -93,70 +98,19 @@ export function matmulSubgroupMatrixSpec(o: MatmulSgSpecOptions): KernelSpec {
       // indexed in loops end up in local memory on NVIDIA.
       const I = [...Array(fm).keys()];
       const J = [...Array(fn).keys()];
-      const lines = (g: (i: number, j: number) => string, sep = '\n  ') => I.flatMap((i) => J.map((j) => g(i, j))).join(sep);
+      const each = <X>(xs: X[], g: (x: X) => string, sep = '\n    ') => xs.map(g).join(sep);
+      const products = (sep: string) => I.flatMap((i) => J.map((j) => f.mma(`acc${i}_${j}`, `a${i}`, `b${j}`))).join(sep);
       const SA = BK + PAD;
       const SB = tb ? BK + PAD : TN + PAD;
-      // writes the 8 f16 of vec4<u32> `w` to workgroup array `arr` from element `at`
-      const put8 = (arr: string, at: string) =>
-        [0, 1, 2, 3].map((x) => `{ let h = bitcast<vec2<f16>>(w[${x}]); ${arr}[${at} + ${2 * x}u] = h.x; ${arr}[${at} + ${2 * x + 1}u] = h.y; }`).join(' ');
-      const stageLoads = `for (var e = lid; e < ${(TM * BK) / 8}u; e += ${NS * 32}u) {
-      let r = e / ${BK / 8}u;
-      let kv = (e % ${BK / 8}u) * 8u;
-      var w = vec4<u32>();
-      if (row0 + r < u.M && k0 + kv < u.K) { w = a[(ao + (row0 + r) * u.K + k0 + kv) / 8u]; }
-      ${put8('tiles', `r * ${SA}u + kv`)}
-    }
-    ${
-      tb
-        ? `for (var e = lid; e < ${(TN * BK) / 8}u; e += ${NS * 32}u) {
-      let n = e / ${BK / 8}u;
-      let kv = (e % ${BK / 8}u) * 8u;
-      var w = vec4<u32>();
-      if (col0 + n < u.N && k0 + kv < u.K) { w = b[(bo + (col0 + n) * u.K + k0 + kv) / 8u]; }
-      ${put8('tiles', `${TM * SA}u + n * ${SB}u + kv`)}
-    }`
-        : `for (var e = lid; e < ${(TN * BK) / 8}u; e += ${NS * 32}u) {
-      let kr = e / ${TN / 8}u;
-      let nv = (e % ${TN / 8}u) * 8u;
-      var w = vec4<u32>();
-      if (k0 + kr < u.K && col0 + nv < u.N) { w = b[(bo + (k0 + kr) * u.N + col0 + nv) / 8u]; }
-      ${put8('tiles', `${TM * SA}u + kr * ${SB}u + nv`)}
-    }`
-    }`;
-      const stagedStep = [...Array(BK / 16).keys()]
-        .map(
-          (kk) => `{
-      ${I.map((i) => f.load('left', `a${i}`, 'tiles', `(sr * ${fm * 16}u + ${i * 16}u) * ${SA}u + ${kk * 16}u`, false, `${SA}u`)).join('\n      ')}
-      ${J.map((j) =>
-        tb
-          ? f.load('right', `b${j}`, 'tiles', `${TM * SA}u + (sc * ${fn * 16}u + ${j * 16}u) * ${SB}u + ${kk * 16}u`, true, `${SB}u`)
-          : f.load('right', `b${j}`, 'tiles', `${TM * SA + kk * 16 * SB}u + sc * ${fn * 16}u + ${j * 16}u`, false, `${SB}u`),
-      ).join('\n      ')}
-      ${lines((i, j) => f.mma(`acc${i}_${j}`, `a${i}`, `b${j}`), '\n      ')}
-    }`,
-        )
-        .join('\n    ');
-      const mainLoop = c.stage
-        ? `for (var k0 = 0u; k0 < u.K; k0 += ${BK}u) {
-    ${stageLoads}
-    workgroupBarrier();
-    ${stagedStep}
-    workgroupBarrier();
-  }`
-        : `for (var k = 0u; k < u.K; k += 16u) {
-    ${I.map((i) => f.load('left', `a${i}`, 'a', `ao + rm${i} * u.K + k`, false, 'u.K')).join('\n    ')}
-    ${J.map((j) => (tb ? f.load('right', `b${j}`, 'b', `bo + cn${j} * u.K + k`, true, 'u.K') : f.load('right', `b${j}`, 'b', `bo + k * u.N + cn${j}`, false, 'u.N'))).join('\n    ')}
-    ${lines((i, j) => f.mma(`acc${i}_${j}`, `a${i}`, `b${j}`), '\n    ')}
-  }`;
-      const operand = c.stage ? 'vec4<u32>' : 'f16';
+      const BOFF = TM * SA; // B's region in a staged tile
       return `${f.header()}${WGSL_CONVERSIONS}${o.activation ? WGSL_ACTIVATIONS : ''}
-@group(0) @binding(0) var<storage, read> a: array<${operand}>;
-@group(0) @binding(1) var<storage, read> b: array<${operand}>;
+@group(0) @binding(0) var<storage, read> a: array<${staged ? 'vec4<u32>' : 'f16'}>;
+@group(0) @binding(1) var<storage, read> b: array<${staged ? 'vec4<u32>' : 'f16'}>;
 ${o.bias ? wgslInput('bias', 2) + wgslLoad('bias', o.bias) : ''}
 @group(0) @binding(${2 + nb}) var<storage, read_write> out: array<u32>;
 ${MATMUL_UNIFORMS}
 @group(0) @binding(${3 + nb}) var<uniform> u: U;
-${c.stage ? `// A then B in one array, declared first (offset 0 where variables are laid out in order): fragment loads stay 16-byte aligned\nvar<workgroup> tiles: array<f16, ${TM * SA + (tb ? TN * SB : BK * SB)}>;` : ''}
+${staged ? `// A then B of each staged tile (16-byte multiples: kernels/staging.ts)\nvar<workgroup> tiles: array<f16, ${tileElements(c, tb)}>;` : ''}
 var<workgroup> stage: array<f32, ${NS * 256}>;
 // Writes the 16x16 f32 fragment staged at stage[s..s+256] to out as f16 pairs: rows from rm,
 // columns from cn, skipping those below the unclamped origin (they belong to a neighbour).
@@ -182,19 +136,104 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let sr = sg / ${SC}u;
   let sc = sg % ${SC}u;
   // fragment origins (direct loads: clamped inside the matrix so no load leaves it)
-  ${I.map((i) => `let ur${i} = row0 + sr * ${fm * 16}u + ${16 * i}u; let rm${i} = ${c.stage ? `ur${i}` : `min(ur${i}, u.M - 16u)`};`).join(' ')}
-  ${J.map((j) => `let uc${j} = col0 + sc * ${fn * 16}u + ${16 * j}u; let cn${j} = ${c.stage ? `uc${j}` : `min(uc${j}, u.N - 16u)`};`).join(' ')}
-  ${lines((i, j) => f.zero(`acc${i}_${j}`))}
-  ${mainLoop}
+  ${I.map((i) => `let ur${i} = row0 + sr * ${fm * 16}u + ${16 * i}u; let rm${i} = ${staged ? `ur${i}` : `min(ur${i}, u.M - 16u)`};`).join(' ')}
+  ${J.map((j) => `let uc${j} = col0 + sc * ${fn * 16}u + ${16 * j}u; let cn${j} = ${staged ? `uc${j}` : `min(uc${j}, u.N - 16u)`};`).join(' ')}
+  ${I.flatMap((i) => J.map((j) => f.zero(`acc${i}_${j}`))).join('\n  ')}
+  ${staged ? stagedLoop() : directLoop()}
   let oo = u.offOut + z * u.M * u.N;
-  ${lines(
-    (i, j) => `${f.store('stage', 'sg * 256u', `acc${i}_${j}`, '16u')}
+  ${I.flatMap((i) =>
+    J.map(
+      (j) => `${f.store('stage', 'sg * 256u', `acc${i}_${j}`, '16u')}
   workgroupBarrier();
   write_fragment(sg * 256u, lane, oo, rm${i}, ur${i}, cn${j}, uc${j});
   workgroupBarrier();`,
-  )}
+    ),
+  ).join('\n  ')}
 }
 `;
+
+      function directLoop(): string {
+        return `for (var k = 0u; k < u.K; k += 16u) {
+    ${each(I, (i) => f.load('left', `a${i}`, 'a', `ao + rm${i} * u.K + k`, false, 'u.K'))}
+    ${each(J, (j) => (tb ? f.load('right', `b${j}`, 'b', `bo + cn${j} * u.K + k`, true, 'u.K') : f.load('right', `b${j}`, 'b', `bo + k * u.N + cn${j}`, false, 'u.N')))}
+    ${products('\n    ')}
+  }`;
+      }
+
+      function stagedLoop(): string {
+        // the tile's 16-byte pieces: invocation lid loads piece lid + x * T of A (wa<x>) and B (wb<x>)
+        // into registers, guarded where it may run past the tile or the matrix, zero outside
+        const T = NS * 32;
+        interface Piece {
+          w: string;
+          /** true where x * T + lid may run past the tile */
+          ragged: string | undefined;
+          load: string;
+          tile: string;
+        }
+        const pieces = (k0: string): Piece[] => {
+          const out: Piece[] = [];
+          const piece = (w: string, e: string, x: number, n: number, decl: string, inside: string, at: string, tile: string) => {
+            const ragged = x * T + T > n ? `${e} < ${n}u` : undefined;
+            out.push({
+              w,
+              ragged,
+              load: `let ${e} = lid + ${x * T}u; ${decl}
+    var ${w} = vec4<u32>();
+    if (${ragged ? `${ragged} && ` : ''}${inside}) { ${w} = ${at}; }`,
+              tile,
+            });
+          };
+          const [nA, nB] = [(TM * BK) / 8, (TN * BK) / 8];
+          const kv = BK / 8;
+          for (let x = 0; x * T < nA; x++)
+            piece(`wa${x}`, `ea${x}`, x, nA, `let ra${x} = row0 + ea${x} / ${kv}u; let ka${x} = ${k0} + ea${x} % ${kv}u * 8u;`, `ra${x} < u.M && ka${x} < u.K`,
+              `a[(ao + ra${x} * u.K + ka${x}) / 8u]`, `ea${x} / ${kv}u * ${SA}u + ea${x} % ${kv}u * 8u`);
+          for (let x = 0; x * T < nB; x++)
+            if (tb)
+              piece(`wb${x}`, `eb${x}`, x, nB, `let nb${x} = col0 + eb${x} / ${kv}u; let kb${x} = ${k0} + eb${x} % ${kv}u * 8u;`, `nb${x} < u.N && kb${x} < u.K`,
+                `b[(bo + nb${x} * u.K + kb${x}) / 8u]`, `${BOFF}u + eb${x} / ${kv}u * ${SB}u + eb${x} % ${kv}u * 8u`);
+            else
+              piece(`wb${x}`, `eb${x}`, x, nB, `let kb${x} = ${k0} + eb${x} / ${TN / 8}u; let nb${x} = col0 + eb${x} % ${TN / 8}u * 8u;`, `kb${x} < u.K && nb${x} < u.N`,
+                `b[(bo + kb${x} * u.N + nb${x}) / 8u]`, `${BOFF}u + eb${x} / ${TN / 8}u * ${SB}u + eb${x} % ${TN / 8}u * 8u`);
+          return out;
+        };
+        const loads = (k0: string) => pieces(k0).map((p) => p.load).join('\n    ');
+        const stores = () =>
+          pieces('0u')
+            .map((p) => {
+              const st = storeHalves8('tiles', p.tile, p.w);
+              return p.ragged ? `if (${p.ragged}) { ${st} }` : st;
+            })
+            .join('\n    ');
+        const step = () =>
+          [...Array(BK / 16).keys()]
+            .map(
+              (kk) => `{
+      ${each(I, (i) => f.load('left', `a${i}`, 'tiles', `(sr * ${fm * 16}u + ${i * 16}u) * ${SA}u + ${kk * 16}u`, false, `${SA}u`), '\n      ')}
+      ${each(J, (j) =>
+        tb
+          ? f.load('right', `b${j}`, 'tiles', `${BOFF}u + (sc * ${fn * 16}u + ${j * 16}u) * ${SB}u + ${kk * 16}u`, true, `${SB}u`)
+          : f.load('right', `b${j}`, 'tiles', `${BOFF + kk * 16 * SB}u + sc * ${fn * 16}u + ${j * 16}u`, false, `${SB}u`),
+      '\n      ')}
+      ${products('\n      ')}
+    }`,
+            )
+            .join('\n    ');
+        // the next tile's pieces are loaded (zero past K) before this tile's products
+        return `{
+    ${loads('0u')}
+    ${stores()}
+  }
+  workgroupBarrier();
+  for (var k0 = 0u; k0 < u.K; k0 += ${BK}u) {
+    ${loads(`(k0 + ${BK}u)`)}
+    ${step()}
+    workgroupBarrier();
+    ${stores()}
+    workgroupBarrier();
+  }`;
+      }
     },
   };
 }
