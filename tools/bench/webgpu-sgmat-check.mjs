@@ -4,7 +4,7 @@
 // (SG_ATTENTION_CONFIGS: P through workgroup memory or a storage scratch, 1 or 2 query tiles
 // per subgroup) dense + LSE, with growing scores that force O rescales, and block-sparse
 // (paths.sgAttentionSparse, separately), at head_dim 64 and 128; the GEMM tilings
-// (SG_MATMUL_CONFIGS) with both weight layouts + bias. Writes { attention, 'attention-sparse',
+// (SG_MATMUL_CONFIGS) with both weight layouts + bias (and the GELU epilogue). Writes { attention, 'attention-sparse',
 // gemm: {name: ok}, checks: [...] } to --out (after each tiling), which webgpu-attention.mjs
 // reads to time only what passed.
 // Usage: node tools/bench/webgpu-sgmat-check.mjs [--out sgmat-check.json] [--emulate] [--limit N] [--head-dims 64,128] [--no-robustness]
@@ -88,9 +88,13 @@ for (const config of SG_MATMUL_CONFIGS.slice(0, limit)) {
     const [ga, ca] = pair(aShape);
     const [gb, cb] = pair(tb ? [N, K] : [K, N], 0.2);
     const [gbias, cbias] = pair([N]);
-    await check('gemm', name, `[${aShape}] x ${tb ? `[${N},${K}]^T` : `[${K},${N}]`} + bias`, `matmul-sgmat/${mode}/tb${tb ? 1 : 0}/biasf16/act-/${name}`, async () => [
-      ['out', relErr(await gpu.matmul(ga, gb, { transposeB: tb, bias: gbias }).toFloat32(), await cpu.matmul(ca, cb, { transposeB: tb, bias: cbias }).toFloat32()), 1e-2],
-    ]);
+    // the GELU epilogue on one shape per layout
+    for (const activation of aShape.length === 3 ? [undefined, 'gelu'] : [undefined]) {
+      const opts = (bias) => ({ transposeB: tb, bias, activation });
+      await check('gemm', name, `[${aShape}] x ${tb ? `[${N},${K}]^T` : `[${K},${N}]`} + bias${activation ? ', GELU' : ''}`, `matmul-sgmat/${mode}/tb${tb ? 1 : 0}/biasf16/act${activation ?? '-'}/${name}`, async () => [
+        ['out', relErr(await gpu.matmul(ga, gb, opts(gbias)).toFloat32(), await cpu.matmul(ca, cb, opts(cbias)).toFloat32()), 1e-2],
+      ]);
+    }
   }
   settle('gemm', name);
 }

@@ -80,7 +80,8 @@ tg = {(t["M"], t["K"], t["N"]): t for t in res["gemm"]}
 for g in ours["gemm"]:
     t = tg[(g["M"], g["K"], g["N"])]
     spread = f"{g['ms']:.3f} [{g['min']:.3f}-{g['max']:.3f}]" if "min" in g else f"{g['ms']:.3f}"
-    lines.append(f"| GEMM {g['config']} | [{g['M']},{g['K']}]x[{g['N']},{g['K']}]^T+bias | {spread} | {g['tflops']:.1f} | torch F.linear | {t['ms']:.3f} | {t['tflops']:.0f} | {t['ms'] / g['ms']:.3f}x |")
+    again = " (again, last)" if g.get("pass", 0) > 0 and any(h["pass"] < g["pass"] and (h["M"], h["K"], h["N"]) == (g["M"], g["K"], g["N"]) for h in ours["gemm"]) else ""
+    lines.append(f"| GEMM {g['config']}{again} | [{g['M']},{g['K']}]x[{g['N']},{g['K']}]^T+bias | {spread} | {g['tflops']:.1f} | torch F.linear | {t['ms']:.3f} | {t['tflops']:.0f} | {t['ms'] / g['ms']:.3f}x |")
 lines += ["", f"| check (ours f16 vs float32 PyTorch, sampled query blocks {blocks}) | value |", "|---|---|"]
 for c in res["checks"]:
     lines.append(f"| {c['case']} | " + ", ".join(f"{kk} {vv:.3g}" for kk, vv in c.items() if kk != "case") + " |")
