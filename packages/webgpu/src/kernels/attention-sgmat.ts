@@ -92,12 +92,13 @@ const RESCALE_LOG2 = 8;
 /**
  * f16 flash attention on 16x16 subgroup-matrix fragments (f32 accumulation), dense + LSE or
  * block-sparse over the BlockMask CSR: one flat loop over (active block, key step) pairs,
- * its bound from the CSR row. (A nested block/step loop, which the emulated fragments ran
- * correctly, gave wrong outputs with right LSEs on the H100; the flat loop keeps the
- * fragments carried by a single loop, as in the dense kernel that is right there.)
+ * its bound from the CSR row.
  * One workgroup per (head, rows(config) query rows); each subgroup owns mTiles 16-row tiles
- * of Q. Per step of `keys` keys: S = Q K^T (fragments straight from storage), S to workgroup
- * memory; one or two invocations per row (every lane busy; a pair combines through
+ * of Q (held in registers unless K/V are direct and mTiles > 1). Per step of `keys` keys:
+ * K and V fragments straight from storage (`kv: 'direct'`), or the step's K and V tiles
+ * staged in workgroup memory by the whole workgroup (`staged`; `prefetch` loads the next
+ * step's into registers during this one); S = Q K^T, S to workgroup memory; one or two
+ * invocations per row (every lane busy; a pair combines through
  * subgroupShuffleXor(1), which assumes lanes 2i and 2i+1 of local index share a subgroup, as
  * on NVIDIA and lavapipe) compute the row maximum and P = exp2(S * scale*log2e - m) in f16
  * (to workgroup memory or a storage scratch, at offsets that are multiples of 16 rows x keys);
@@ -109,8 +110,8 @@ const RESCALE_LOG2 = 8;
  * scaled per row and reloaded. The first step sets m without rescaling (O is still 0).
  *
  * Query tiles past the last row and key fragments past the last key are clamped back inside
- * (Lq, Lk >= 16, so no load leaves the tensors); clamped duplicate keys get P = 0 and only the
- * tile's own rows are written. Every subgroup-matrix offset is a multiple of 16 elements given
+ * (Lq, Lk >= 16, so no load leaves the tensors; staged keys past Lk repeat the last key);
+ * clamped duplicate keys get P = 0 and only the tile's own rows are written. Every subgroup-matrix offset is a multiple of 16 elements given
  * q/k/v/out element offsets that are multiples of 8 (the backend checks).
  * Bindings: q, k, v (f16), [rowPtr, colIdx], out (f16 pairs as u32), lse, [P scratch], uniform.
  */
