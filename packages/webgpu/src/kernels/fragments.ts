@@ -11,9 +11,10 @@
  *   Kernels may pair lanes 2i and 2i+1 with subgroupShuffleXor: both forms need 'subgroups'.
  *
  * Memory operands are WGSL array names (storage or workgroup, f16 for left/right operands,
- * f32 for stores); offsets and strides are in elements. Kernels keep every offset a
- * multiple of 8 f16 / 4 f32 (16 bytes) and every stride a multiple of 16 elements, the
- * alignment VK_KHR_cooperative_matrix requires of cooperative loads and stores.
+ * f32 for stores); offsets and strides are in elements. Kernels keep every offset and every
+ * row stride a multiple of 16 bytes (8 f16 / 4 f32), which NVIDIA's cooperative loads and
+ * stores need in practice (padded workgroup tiles use strides such as 40 or 136 f16 to spread
+ * banks), and the arrays they address 16-byte aligned (kernels/staging.ts).
  */
 export type FragmentMode = 'native' | 'emulated';
 
