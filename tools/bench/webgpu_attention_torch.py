@@ -4,7 +4,9 @@ Reads what webgpu-attention.mjs wrote under --dir (q/k/v f16, FlexAttention layo
 masks, our outputs, ours.json), then on the same GPU times SDPA (flash, cuDNN) dense,
 FlexAttention (torch.compile) with the SAME block masks, and F.linear at the GEMM shapes,
 all in f16; and checks our outputs against float32 math on sampled query blocks.
-Writes webgpu-bench.json and webgpu-bench.md to --out.
+Where --dir also holds cuda.json (tools/bench/attention.mjs --backend cuda on the same shape and
+masks, bf16, wall clock over N enqueued calls; webgpu_run.sh writes it), our CUDA backend's
+dense, sparse and GEMM times are baselines too. Writes webgpu-bench.json and webgpu-bench.md to --out.
 
 Usage: python tools/bench/webgpu_attention_torch.py --dir /tmp/webgpu-bench --out $OUT [--command "..."]
 """
@@ -54,6 +56,15 @@ for m in ours["masks"]:
     got = load_f16(f"ours_sparse_{d}.bin", (B, H, L, D))[0][:, rows].float()
     res["checks"].append(sample.sparse_check(q, k, v, scale, d, layouts[d], flex, got))
 
+# our CUDA backend on the same shape and masks (bf16), where this run has it
+cuda_path = os.path.join(args.dir, "cuda.json")
+cuda = json.load(open(cuda_path)) if os.path.exists(cuda_path) else None
+if cuda:
+    for a in cuda["attention"]:
+        if a["case"] == "dense" or a["case"].startswith("sparse"):
+            res["baselines"].append({"case": f"our CUDA {a['case']} (bf16)", "ms": a["ms"], "tflops": a["tflops"]})
+cuda_gemm = {(g["M"], g["K"], g["N"]): g for g in (cuda or {}).get("gemm", [])}
+
 shapes = list(dict.fromkeys((g["M"], g["K"], g["N"]) for g in ours["gemm"]))
 res["gemm"] = [linear_baseline(M, K, N, torch.float16, cuda_ms, dev) for M, K, N in shapes]
 
@@ -65,9 +76,9 @@ lines += ["| kernel | case | ours ms (median [min-max]) | ours TFLOP/s | baselin
 dense_ms = {a["kernel"]: a["ms"] for a in ours["attention"] if a["case"] == "dense"}
 for a in ours["attention"]:
     if a["case"] == "dense":
-        refs = [base.get("sdpa flash"), base.get("sdpa cudnn")]
+        refs = [base.get("sdpa flash"), base.get("sdpa cudnn"), base.get("our CUDA dense (bf16)")]
     elif a["case"].startswith("sparse"):
-        refs = [base.get(f"flex {a['targetDensity']}")]
+        refs = [base.get(f"flex {a['targetDensity']}"), base.get(f"our CUDA sparse {a['targetDensity']} (bf16)")]
     else:
         refs = [{"case": "our dense, same kernel", "ms": dense_ms[a["kernel"]], "tflops": attention_tflops(dense_ms[a["kernel"]], D, pairs)}]
     extra = f" (actual {a['density']:.3f}; time {a['vsDense']:.3f}x dense, target <= {a['bound']:.3f}x)" if "density" in a else ""
@@ -82,6 +93,9 @@ for g in ours["gemm"]:
     spread = f"{g['ms']:.3f} [{g['min']:.3f}-{g['max']:.3f}]" if "min" in g else f"{g['ms']:.3f}"
     again = " (again, last)" if g.get("pass", 0) > 0 and any(h["pass"] < g["pass"] and (h["M"], h["K"], h["N"]) == (g["M"], g["K"], g["N"]) for h in ours["gemm"]) else ""
     lines.append(f"| GEMM {g['config']}{again} | [{g['M']},{g['K']}]x[{g['N']},{g['K']}]^T+bias | {spread} | {g['tflops']:.1f} | torch F.linear | {t['ms']:.3f} | {t['tflops']:.0f} | {t['ms'] / g['ms']:.3f}x |")
+    c = cuda_gemm.get((g["M"], g["K"], g["N"]))
+    if c and "default" in g["config"]:
+        lines.append(f"| GEMM {g['config']}{again} | [{g['M']},{g['K']}]x[{g['N']},{g['K']}]^T+bias | {spread} | {g['tflops']:.1f} | our CUDA (bf16) | {c['ms']:.3f} | {c['tflops']:.0f} | {c['ms'] / g['ms']:.3f}x |")
 lines += ["", f"| check (ours f16 vs float32 PyTorch, sampled query blocks {blocks}) | value |", "|---|---|"]
 for c in res["checks"]:
     lines.append(f"| {c['case']} | " + ", ".join(f"{kk} {vv:.3g}" for kk, vv in c.items() if kk != "case") + " |")

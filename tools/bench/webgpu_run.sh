@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The WebGPU benchmark in one device command (docs/benchmarks.md, "WebGPU backend on the H100"),
-# from the repo root after building packages/tensor, packages/predictor and packages/webgpu:
+# from the repo root after building the packages (packages/cuda with its kernels, for step 4):
 #   source .devkit/prelude.sh && bash tools/bench/webgpu_run.sh "$OUT"
 # 1. webgpu-sgmat-check.mjs: every subgroup-matrix tiling (attention dense and block-sparse,
 #    GEMM) against the CPU reference on small awkward shapes, with Dawn's robustness off and
@@ -10,12 +10,15 @@
 #    predictor's video-like masks (default path dense + map + sparse; the portable kernel dense
 #    and sparse; every other tiling that passed 1) and the GEMMs (every tiling that passed 1),
 #    GPU timestamps, median of N; then the default tilings again with robustness on.
-# 4. webgpu_attention_torch.py: PyTorch SDPA / FlexAttention / F.linear on the same data and
-#    the float32 check of our outputs.
+# 4. attention.mjs --backend cuda: our CUDA backend on the same shape and masks (bf16, wall
+#    clock), the rows "our CUDA" of the table.
+# 5. webgpu_attention_torch.py: PyTorch SDPA / FlexAttention / F.linear on the same data, the
+#    float32 check of our outputs, and the table against PyTorch and our CUDA backend.
 # nvidia-smi logs SM clock, power and throttle reasons every second to smi.csv meanwhile.
 # Results in $1 (8 files, what one device call brings back): webgpu-bench.{md,json},
 # ours.json, ours-robust.json, sgmat-check.json, conformance{,-robust}.txt, and raw.tgz with
-# the logs (sgmat-check{,-robust}.txt, sgmat-check-robust.json, ours{,-robust}.txt, smi.csv).
+# the logs (sgmat-check{,-robust}.txt, sgmat-check-robust.json, ours{,-robust}.txt, cuda.{json,err},
+# smi.csv).
 set -u
 out=${1:?usage: webgpu_run.sh OUT_DIR}
 cmd='source .devkit/prelude.sh && bash tools/bench/webgpu_run.sh "$OUT"'
@@ -38,11 +41,14 @@ timeout 150 node tools/bench/webgpu-attention.mjs --no-robustness --check "$out/
 step f16 defaults with robustness on
 timeout 60 node tools/bench/webgpu-attention.mjs --configs default --check "$out/sgmat-check-robust.json" --dir /tmp/wgb-rob --iters 10 > "$out/ours-robust.txt" 2>&1 || tail -5 "$out/ours-robust.txt"
 cp /tmp/wgb-rob/ours.json "$out/ours-robust.json"
+step our CUDA backend, same shape and masks
+timeout 150 node tools/bench/attention.mjs --backend cuda --iters 10 --dir /tmp/wgb-cuda > /dev/null 2> "$out/cuda.err" && cp /tmp/wgb-cuda/ours.json /tmp/wgb/cuda.json && cp /tmp/wgb-cuda/ours.json "$out/cuda.json" || tail -3 "$out/cuda.err"
 step pytorch
 timeout 70 python tools/bench/webgpu_attention_torch.py --dir /tmp/wgb --out "$out" --iters 10 --command "$cmd" 2>&1 | tail -130
 step done
 kill $smi
 cp /tmp/wgb/ours.json "$out/ours.json"
-raw=(sgmat-check.txt sgmat-check-robust.txt sgmat-check-robust.json ours.txt ours-robust.txt smi.csv)
+raw=()
+for f in sgmat-check.txt sgmat-check-robust.txt sgmat-check-robust.json ours.txt ours-robust.txt cuda.json cuda.err smi.csv; do [ -e "$out/$f" ] && raw+=("$f"); done
 tar czf "$out/raw.tgz" -C "$out" "${raw[@]}" && (cd "$out" && rm -f "${raw[@]}")
-rm -rf /tmp/wgb /tmp/wgb-rob
+rm -rf /tmp/wgb /tmp/wgb-rob /tmp/wgb-cuda
