@@ -4,12 +4,18 @@ import { type Backend, BackendUnavailableError, cpuBackend } from '@mod-dit/tens
 export const BACKEND_NAMES = ['cpu', 'cuda', 'webgpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
+/** Options of {@link openBackend}. */
+export interface OpenBackendOptions {
+  /** WebGPU: Dawn's robust buffer access (default true; false: Node only, see @mod-dit/webgpu). */
+  webgpuRobustness?: boolean;
+}
+
 /**
  * Starts a backend by name. GPU backends are imported on demand, so the CLI starts without
  * koffi or Dawn; a machine without the driver or adapter gets BackendUnavailableError with
  * the reason (exit code 1), never a crash.
  */
-export async function openBackend(name: BackendName): Promise<Backend> {
+export async function openBackend(name: BackendName, opts: OpenBackendOptions = {}): Promise<Backend> {
   switch (name) {
     case 'cpu':
       return cpuBackend();
@@ -19,7 +25,7 @@ export async function openBackend(name: BackendName): Promise<Backend> {
     }
     case 'webgpu': {
       const webgpu = await import('@mod-dit/webgpu');
-      return webgpu.createWebGPUBackend();
+      return webgpu.createWebGPUBackend({ robustness: opts.webgpuRobustness ?? true });
     }
     default:
       throw new BackendUnavailableError(String(name), `unknown backend; known: ${BACKEND_NAMES.join(', ')}`);

@@ -108,5 +108,10 @@ describe('mod-dit generate', () => {
     expect(r4.error).toBeInstanceOf(CommanderError);
     const r5 = await run(generateCommand, 'generate', '--noise', join(dir, 'missing.safetensors'), '--out', join(dir, 'x'));
     expect(r5.error).toBeInstanceOf(ModDitError);
+    const r6 = await run(generateCommand, 'generate', '--webgpu-robustness', 'off', '--out', join(dir, 'x'));
+    expect(r6.error).toBeInstanceOf(ModDitError);
+    expect(String(r6.error)).toMatch(/--backend webgpu only/);
+    const r7 = await run(generateCommand, 'generate', '--backend', 'webgpu', '--webgpu-robustness', 'maybe');
+    expect(r7.error).toBeInstanceOf(CommanderError);
   });
 });

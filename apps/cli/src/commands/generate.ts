@@ -51,6 +51,7 @@ export interface RunFlags {
   noise?: string;
   sampler: 'unipc' | 'euler';
   backend: BackendName;
+  webgpuRobustness: 'on' | 'off';
   dtype: DType;
   blockSize?: number;
   warmup?: number;
@@ -93,6 +94,11 @@ export function addRunOptions(cmd: Command): Command {
     .option('--noise <file[:tensor]>', 'read the starting noise [16, T, H, W] from a safetensors file (tensor "noise" by default)')
     .addOption(new Option('--sampler <name>', 'flow-matching solver').choices(['unipc', 'euler']).default('unipc'))
     .addOption(new Option('--backend <name>', 'compute backend (cuda: NVIDIA driver; webgpu: a WebGPU adapter, in Node through the webgpu package)').choices(BACKEND_NAMES).default('cpu'))
+    .addOption(
+      new Option('--webgpu-robustness <on|off>', "Dawn's robust buffer access (off: Node only, the subgroup-matrix GEMMs run several times faster on NVIDIA)")
+        .choices(['on', 'off'])
+        .default('on'),
+    )
     .addOption(new Option('--dtype <dtype>', 'GEMM and attention dtype (norms, modulation and the residual stay f32)').choices(['f32', 'bf16', 'f16']).default('f32'))
     .addOption(new Option('--block-size <n>', 'MOD block size in tokens (tiny 64, else 128)').choices(['64', '128']).argParser(Number))
     .option('--warmup <m>', 'MOD warm-up steps m (tiny 3, else 12)', int(2))
@@ -141,7 +147,8 @@ export async function prepareRun(f: RunFlags, io: CliIO): Promise<PreparedRun> {
   const latent = latentForVideo(width, height, f.frames ?? (tiny ? TINY_DEFAULTS.frames : FULL_DEFAULTS.frames));
   const official = samplingDefaults(config, latent.height);
   const steps = f.steps ?? (tiny ? TINY_DEFAULTS.steps : official.steps);
-  const backend = await openBackend(f.backend);
+  if (f.webgpuRobustness === 'off' && f.backend !== 'webgpu') throw new RunOptionError('--webgpu-robustness applies to --backend webgpu only');
+  const backend = await openBackend(f.backend, { webgpuRobustness: f.webgpuRobustness === 'on' });
   if (!backend.floatDTypes.includes(f.dtype)) throw new RunOptionError(`the ${backend.name} backend does not compute in ${f.dtype}`);
 
   const ckpt = f.weights ? await Checkpoint.open(f.weights) : undefined;
