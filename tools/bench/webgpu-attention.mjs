@@ -1,7 +1,8 @@
 // WebGPU speed at video-DiT shapes in f16 (the dtype WebGPU's subgroup matrices take), timed on
 // the GPU (timestamp queries, median of --iters calls; webgpu-timing.mjs):
-// - attention through the backend's default path: dense and dense + sparsity map; the portable
-//   kernel dense and block-sparse at several densities (--portable-iters N > 0); every
+// - attention through the backend's default path: dense, dense + sparsity map and block-sparse
+//   at each density (sparse on subgroup matrices only where the default tiling's sparse check
+//   passed); the portable kernel dense and block-sparse (--portable-iters N > 0); every other
 //   subgroup-matrix tiling that passed webgpu-sgmat-check.mjs (--check) dense, and sparse where
 //   its sparse check passed too;
 // - the Wan-1.3B linear GEMMs (+ a square 4096^3) for every subgroup-matrix GEMM tiling that
@@ -19,7 +20,7 @@
 // --no-robustness: Dawn's robust buffer access off (DeviceRequest.robustness).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockMask, Rng, f32ToF16 } from '@mod-dit/tensor';
-import { SG_ATTENTION_CONFIGS, SG_ATTENTION_DEFAULT, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, createWebGPUBackend, sgAttentionName, sgMatmulName } from '../../packages/webgpu/dist/index.js';
+import { SG_ATTENTION_CONFIGS, SG_ATTENTION_DEFAULT, SG_MATMUL_CONFIGS, createWebGPUBackend, sgAttentionName, sgMatmulDefault, sgMatmulName } from '../../packages/webgpu/dist/index.js';
 import { flag, option } from '../script-args.mjs';
 import { randomHalfBits, videoMasks, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
 import { disposeResult } from './timed-calls.mjs';
@@ -43,7 +44,8 @@ const checked = checkFile && existsSync(checkFile) ? JSON.parse(readFileSync(che
 const onlyDefaults = option('configs', 'all') === 'default';
 const attnConfigs = backend.subgroupMatrixActive ? (onlyDefaults ? [SG_ATTENTION_DEFAULT] : SG_ATTENTION_CONFIGS).filter((c) => checked.attention[sgAttentionName(c)] === true) : [];
 const sparseConfigs = attnConfigs.filter((c) => checked['attention-sparse']?.[sgAttentionName(c)] === true);
-const gemmConfigs = backend.subgroupMatrixActive ? (onlyDefaults ? [SG_MATMUL_DEFAULT] : SG_MATMUL_CONFIGS).filter((c) => checked.gemm[sgMatmulName(c)] === true) : [];
+const gemmDefault = sgMatmulDefault(caps.robustness);
+const gemmConfigs = backend.subgroupMatrixActive ? (onlyDefaults ? [gemmDefault] : SG_MATMUL_CONFIGS).filter((c) => checked.gemm[sgMatmulName(c)] === true) : [];
 
 /** Every query block keeps round(density * nK) key blocks: a diagonal band, then random ones. */
 function bandMask(density, seed) {
@@ -108,6 +110,8 @@ async function attentionRows(kernel, n, { withMap = false, sparse = true } = {})
 
 // the backend's default path (dense + map), with the outputs PyTorch checks (sparse: the
 // default path too: the subgroup-matrix kernel where the device has them)
+// with --check, sparse calls take the subgroup-matrix kernel only if its sparse check passed
+if (checkFile) backend.paths.sgAttentionSparse = sparseConfigs.some((c) => sgAttentionName(c) === sgAttentionName(SG_ATTENTION_DEFAULT));
 const defaultKernel = backend.subgroupMatrixActive ? `default (subgroup matrices ${sgAttentionName(SG_ATTENTION_DEFAULT)})` : 'default (portable)';
 await attentionRows(defaultKernel, iters, { withMap: true });
 const dense = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } });
@@ -155,7 +159,7 @@ if (!flag('no-gemm')) {
     for (const config of gemmConfigs) {
       backend.paths.sgMatmul = config;
       const name = sgMatmulName(config);
-      row(name === sgMatmulName(SG_MATMUL_DEFAULT) ? `${name} (default)` : name, await gpuStats(backend, gemm, iters));
+      row(name === sgMatmulName(gemmDefault) ? `${name} (default)` : name, await gpuStats(backend, gemm, iters));
     }
     backend.paths.sgMatmul = undefined;
     backend.paths.subgroupMatrix = false;

@@ -1,12 +1,12 @@
 // Checks every subgroup-matrix kernel configuration of the WebGPU backend on the device
 // (native fragments; lavapipe has none, there the tests run them emulated) against the CPU
 // reference on small awkward shapes, before anything is timed: the attention tilings
-// (SG_ATTENTION_CONFIGS: P through workgroup memory or a storage scratch, 1 or 2 query tiles
-// per subgroup) dense + LSE, with growing scores that force O rescales, and block-sparse
-// (paths.sgAttentionSparse, separately), at head_dim 64 and 128; the GEMM tilings
-// (SG_MATMUL_CONFIGS) with both weight layouts + bias (and the GELU epilogue). Writes { attention, 'attention-sparse',
-// gemm: {name: ok}, checks: [...] } to --out (after each tiling), which webgpu-attention.mjs
-// reads to time only what passed.
+// (SG_ATTENTION_CONFIGS: K/V per subgroup, staged or prefetched per workgroup; P through
+// workgroup memory or a storage scratch; 1 or 2 query tiles per subgroup) dense + LSE, with
+// growing scores that force O rescales, and block-sparse (recorded separately), at head_dim
+// 64 and 128; the GEMM tilings (SG_MATMUL_CONFIGS) with both weight layouts + bias (and the
+// GELU epilogue). Writes { attention, 'attention-sparse', gemm: {name: ok}, checks: [...] } to
+// --out (after each tiling), which webgpu-attention.mjs reads to time only what passed.
 // Usage: node tools/bench/webgpu-sgmat-check.mjs [--out sgmat-check.json] [--emulate] [--limit N] [--head-dims 64,128] [--no-robustness]
 //   --emulate: where the device lacks subgroup matrices, check the emulated fragments, to try
 //   this script on lavapipe (slow: there --limit N checks only the first N tilings of each
@@ -116,11 +116,9 @@ for (const config of SG_ATTENTION_CONFIGS.slice(0, limit)) {
     grid.fill(0, nK, 2 * nK); // head 0, query block 1: no key block
     grid[0] = 1;
     const mask = BlockMask.fromDense({ heads: 2, qLen: 300, kLen: 261, blockSize: bs }, grid);
-    gpu.paths.sgAttentionSparse = true;
     await check('attention-sparse', name, `D ${D} block ${bs} [1,2,300] x 261 keys, density ${mask.density().toFixed(2)}`, key('sparse'), () =>
       attentionErrs([1, 2, 300, D], [1, 2, 261, D], { mask }),
     );
-    gpu.paths.sgAttentionSparse = undefined;
   }
   settle('attention', name);
   settle('attention-sparse', name);

@@ -6,7 +6,7 @@ import { availability, gpuBackend, relError, twin } from './support.js';
 // The subgroup-matrix flash attention with its fragment operations emulated (lavapipe has no
 // subgroup matrices): the kernel's tiling, clamping, lazy rescaling and CSR loop against the
 // CPU reference. The native fragments are checked on the GPU by tools/bench/webgpu-sgmat-check.mjs.
-const gpu = await gpuBackend({ paths: { emulateFragments: true, sgAttentionSparse: true } });
+const gpu = await gpuBackend({ paths: { emulateFragments: true } });
 const cpu = new CpuBackend();
 afterAll(() => gpu?.destroy());
 // emulation needs shader-f16 and subgroups

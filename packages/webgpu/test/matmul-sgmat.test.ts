@@ -4,9 +4,9 @@ import { type SgMatmulConfig, sgMatmulName } from '../src/kernels/matmul-sgmat.j
 import { availability, gpuBackend, relError, twin } from './support.js';
 
 // The subgroup-matrix GEMM with its fragment operations emulated (lavapipe has no subgroup
-// matrices): multi-subgroup tiling, staging through workgroup memory with the next step
-// prefetched (K = 48, not a multiple of the 32-wide step), clamped direct loads and ragged
-// edges against the CPU reference. The native
+// matrices): multi-subgroup tiling, staging through workgroup memory with and without the next
+// step prefetched (K = 48, not a multiple of the 32-wide step), clamped direct loads and
+// ragged edges against the CPU reference. The native
 // fragments are checked on the GPU by tools/bench/webgpu-sgmat-check.mjs.
 const gpu = await gpuBackend({ paths: { emulateFragments: true } });
 const cpu = new CpuBackend();
@@ -18,6 +18,7 @@ const CASES: [SgMatmulConfig, boolean][] = [
   [{ grid: [2, 2], frags: [2, 1], operands: 'staged' }, true],
   [{ grid: [2, 2], frags: [2, 1], operands: 'staged' }, false],
   [{ grid: [2, 2], frags: [1, 2], operands: 'staged' }, true],
+  [{ grid: [2, 2], frags: [2, 1], operands: 'staged', prefetch: false }, false],
   [{ grid: [2, 1], frags: [1, 2], operands: 'direct' }, true],
 ];
 

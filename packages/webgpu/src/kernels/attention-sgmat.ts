@@ -15,7 +15,7 @@ export interface SgAttentionConfig {
   /** Where P (f16) goes between the softmax and P*V: workgroup memory, or a storage scratch buffer. */
   p: 'workgroup' | 'storage';
   /**
-   * How K and V fragments reach the subgroups: `direct`, loaded from storage by each
+   * How K and V fragments reach the subgroups (default `direct`): `direct`, loaded from storage by each
    * subgroup; `staged`, each step's keys x head_dim tiles of K and V loaded once per
    * workgroup into workgroup memory (16-byte loads) and shared by its subgroups; `prefetch`,
    * staged, with the next step's tiles loaded into registers during this step's products.
@@ -54,7 +54,7 @@ export const SG_ATTENTION_CONFIGS: readonly SgAttentionConfig[] = [
   { subgroups: 2, mTiles: 2, keys: 32, p: 'workgroup', kv: 'prefetch' },
 ];
 
-/** Short name of a configuration, e.g. `4sg-1m-64k-wg`. */
+/** Short name of a configuration, e.g. `4sg-2m-16k-wg-kvs` (subgroups, query tiles per subgroup, keys per step, P in workgroup memory, K/V staged). */
 export function sgAttentionName(c: SgAttentionConfig): string {
   return `${c.subgroups}sg-${c.mTiles}m-${c.keys}k-${c.p === 'workgroup' ? 'wg' : 'st'}${c.kv === 'staged' ? '-kvs' : c.kv === 'prefetch' ? '-kvp' : ''}`;
 }
@@ -113,7 +113,8 @@ const RESCALE_LOG2 = 8;
  * (Lq, Lk >= 16, so no load leaves the tensors; staged keys past Lk repeat the last key);
  * clamped duplicate keys get P = 0 and only the tile's own rows are written. Every subgroup-matrix offset is a multiple of 16 elements given
  * q/k/v/out element offsets that are multiples of 8 (the backend checks).
- * Bindings: q, k, v (f16), [rowPtr, colIdx], out (f16 pairs as u32), lse, [P scratch], uniform.
+ * Bindings: q (f16), k, v (f16; vec4<u32> where staged), [rowPtr, colIdx], out (f16 pairs as
+ * u32), lse, [P scratch], uniform.
  */
 export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
   const { headDim: D, sparse } = o;
@@ -217,7 +218,7 @@ ${ATTENTION_UNIFORMS}
 const D = ${D}u;
 const BC = ${BC}u;
 const ROWS = ${ROWS}u;
-${storageP ? '' : `// declared first (offset 0 where variables are laid out in order): P fragment loads stay 16-byte aligned\nvar<workgroup> pwg: array<f16, ${NS * ROWS * BC}>;`}
+${storageP ? '' : `// 16-byte multiples, like every workgroup variable here (kernels/staging.ts)\nvar<workgroup> pwg: array<f16, ${NS * ROWS * BC}>;`}
 var<workgroup> sscr: array<f32, ${NS * ROWS * BC}>;
 ${staged ? `// this step's K rows, then its V rows (16-byte multiples: kernels/staging.ts)
 var<workgroup> kvs: array<f16, ${2 * BC * KS}>;` : ''}

@@ -14,32 +14,54 @@ export interface SgMatmulConfig {
   frags: readonly [number, number];
   /**
    * How operand fragments reach the subgroups: `direct`, loaded from storage by each subgroup
-   * (reuse only through the caches); `staged`, through workgroup memory 32 of K at a time,
-   * shared by the workgroup's subgroups: 16-byte loads from storage into registers for the
-   * next 32 of K before the current ones are multiplied, stored to workgroup memory after.
+   * (reuse only through the caches); `staged`, through workgroup memory 32 of K at a time
+   * (16-byte loads from storage), shared by the workgroup's subgroups.
    */
   operands: 'direct' | 'staged';
+  /**
+   * Staged only (default true): the next 32 of K are loaded into registers before the current
+   * ones are multiplied and stored to workgroup memory after; false loads, stores and
+   * multiplies each step in turn.
+   */
+  prefetch?: boolean;
 }
 
 /**
- * Default tiling where the device has subgroup matrices: 16 subgroups on 128 x 256 output
- * tiles, the fastest on the Wan GEMMs (Dawn/Vulkan, robustness off, 2026-11-27; docs/benchmarks.md).
+ * Default tiling where the device has subgroup matrices and Dawn's robustness is off: 16
+ * subgroups on 128 x 256 output tiles, the fastest on the Wan GEMMs (H100, 77-189 TFLOP/s,
+ * 2026-11-27; docs/benchmarks.md).
  */
 export const SG_MATMUL_DEFAULT: SgMatmulConfig = { grid: [4, 4], frags: [2, 4], operands: 'staged' };
+
+/**
+ * Default tiling where robustness is on (browsers; Node unless turned off): 2 x 2 subgroups
+ * on 128 x 128 tiles without prefetch, the earlier default. With robustness on (H100,
+ * 2026-11-27) it measured 47.8-58.2 TFLOP/s on the four benchmark GEMMs where
+ * SG_MATMUL_DEFAULT measured 24.6-51.5 (faster on three of the four). Those numbers are of the
+ * earlier generator's kernel; this one emits the same loop (not re-run on a GPU).
+ */
+export const SG_MATMUL_ROBUST_DEFAULT: SgMatmulConfig = { grid: [2, 2], frags: [4, 4], operands: 'staged', prefetch: false };
+
+/** The default tiling for a device with or without Dawn's robustness. */
+export function sgMatmulDefault(robustness: boolean): SgMatmulConfig {
+  return robustness ? SG_MATMUL_ROBUST_DEFAULT : SG_MATMUL_DEFAULT;
+}
 
 /** Configurations the benchmark compares (the first one is the earlier single-subgroup kernel). */
 export const SG_MATMUL_CONFIGS: readonly SgMatmulConfig[] = [
   { grid: [1, 1], frags: [4, 4], operands: 'direct' },
   SG_MATMUL_DEFAULT,
+  SG_MATMUL_ROBUST_DEFAULT,
   { grid: [2, 2], frags: [4, 4], operands: 'staged' },
   { grid: [2, 4], frags: [4, 4], operands: 'staged' },
   { grid: [4, 4], frags: [4, 2], operands: 'staged' },
   { grid: [4, 4], frags: [2, 2], operands: 'staged' },
 ];
 
-/** Short name, e.g. `2x4sg-4x4f-st`. */
+/** Short name, e.g. `4x4sg-2x4f-st` (`-st-sync`: staged without prefetch). */
 export function sgMatmulName(c: SgMatmulConfig): string {
-  return `${c.grid.join('x')}sg-${c.frags.join('x')}f-${c.operands === 'staged' ? 'st' : 'dir'}`;
+  const operands = c.operands === 'direct' ? 'dir' : c.prefetch === false ? 'st-sync' : 'st';
+  return `${c.grid.join('x')}sg-${c.frags.join('x')}f-${operands}`;
 }
 
 /** Output tile (rows, cols) of one workgroup. */
@@ -75,8 +97,8 @@ export interface MatmulSgSpecOptions {
 /**
  * f16 GEMM on subgroup matrices (tensor cores through VK_KHR_cooperative_matrix), f32
  * accumulation: each subgroup of the workgroup's grid accumulates its fm x fn 16x16
- * fragments. K a multiple of 16, M and N >= 16, operand offsets multiples of 8 elements;
- * staged tilings also need N % 8 = 0 when b is [K, N] (the backend checks).
+ * fragments. K a multiple of 16, M and N >= 16, operand offsets multiples of 8 elements,
+ * and N % 8 = 0 when b is [K, N] (16-byte rows; the backend checks).
  * Direct loads clamp fragments past the last row/column back inside the matrix; staged
  * loads zero-fill them. Only a fragment's own rows/columns are written, through a
  * per-subgroup 16x16 f32 staging tile, as f16 pairs (N even), bias and activation applied.
@@ -161,49 +183,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
 
       function stagedLoop(): string {
-        // the tile's 16-byte pieces: invocation lid loads piece lid + x * T of A (wa<x>) and B (wb<x>)
-        // into registers, guarded where it may run past the tile or the matrix, zero outside
+        // the tile's 16-byte pieces: invocation lid moves piece lid + x * T of A (through wa<x>)
+        // and of B (wb<x>); `inTile` guards pieces that may run past the tile, loads outside the
+        // matrix give zeros
         const T = NS * 32;
         interface Piece {
           w: string;
-          /** true where x * T + lid may run past the tile */
-          ragged: string | undefined;
-          load: string;
+          /** Where lid + x * T may run past the tile: the condition that it does not. */
+          inTile: string | undefined;
+          /** Element offset in the staged tile. */
           tile: string;
+          /** Statements loading the piece at K offset `k0` into `w`. */
+          load: (k0: string) => string;
         }
-        const pieces = (k0: string): Piece[] => {
-          const out: Piece[] = [];
-          const piece = (w: string, e: string, x: number, n: number, decl: string, inside: string, at: string, tile: string) => {
-            const ragged = x * T + T > n ? `${e} < ${n}u` : undefined;
-            out.push({
-              w,
-              ragged,
-              load: `let ${e} = lid + ${x * T}u; ${decl}
+        const [nA, nB] = [(TM * BK) / 8, (TN * BK) / 8];
+        const kv = BK / 8;
+        const piece = (w: string, x: number, n: number, at: (e: string, k0: string) => { decl: string; inside: string; src: string }, tile: (e: string) => string): Piece => {
+          const e = `(lid + ${x * T}u)`;
+          const inTile = x * T + T > n ? `${e} < ${n}u` : undefined;
+          return {
+            w,
+            inTile,
+            tile: tile(e),
+            load: (k0) => {
+              const g = at(e, k0);
+              return `${g.decl}
     var ${w} = vec4<u32>();
-    if (${ragged ? `${ragged} && ` : ''}${inside}) { ${w} = ${at}; }`,
-              tile,
-            });
+    if (${inTile ? `${inTile} && ` : ''}${g.inside}) { ${w} = ${g.src}; }`;
+            },
           };
-          const [nA, nB] = [(TM * BK) / 8, (TN * BK) / 8];
-          const kv = BK / 8;
-          for (let x = 0; x * T < nA; x++)
-            piece(`wa${x}`, `ea${x}`, x, nA, `let ra${x} = row0 + ea${x} / ${kv}u; let ka${x} = ${k0} + ea${x} % ${kv}u * 8u;`, `ra${x} < u.M && ka${x} < u.K`,
-              `a[(ao + ra${x} * u.K + ka${x}) / 8u]`, `ea${x} / ${kv}u * ${SA}u + ea${x} % ${kv}u * 8u`);
-          for (let x = 0; x * T < nB; x++)
-            if (tb)
-              piece(`wb${x}`, `eb${x}`, x, nB, `let nb${x} = col0 + eb${x} / ${kv}u; let kb${x} = ${k0} + eb${x} % ${kv}u * 8u;`, `nb${x} < u.N && kb${x} < u.K`,
-                `b[(bo + nb${x} * u.K + kb${x}) / 8u]`, `${BOFF}u + eb${x} / ${kv}u * ${SB}u + eb${x} % ${kv}u * 8u`);
-            else
-              piece(`wb${x}`, `eb${x}`, x, nB, `let kb${x} = ${k0} + eb${x} / ${TN / 8}u; let nb${x} = col0 + eb${x} % ${TN / 8}u * 8u;`, `kb${x} < u.K && nb${x} < u.N`,
-                `b[(bo + kb${x} * u.N + nb${x}) / 8u]`, `${BOFF}u + eb${x} / ${TN / 8}u * ${SB}u + eb${x} % ${TN / 8}u * 8u`);
-          return out;
         };
-        const loads = (k0: string) => pieces(k0).map((p) => p.load).join('\n    ');
+        const pieces: Piece[] = [];
+        for (let x = 0; x * T < nA; x++)
+          pieces.push(
+            piece(`wa${x}`, x, nA, (e, k0) => ({
+              decl: `let ra${x} = row0 + ${e} / ${kv}u; let ka${x} = ${k0} + ${e} % ${kv}u * 8u;`,
+              inside: `ra${x} < u.M && ka${x} < u.K`,
+              src: `a[(ao + ra${x} * u.K + ka${x}) / 8u]`,
+            }), (e) => `${e} / ${kv}u * ${SA}u + ${e} % ${kv}u * 8u`),
+          );
+        for (let x = 0; x * T < nB; x++)
+          pieces.push(
+            tb
+              ? piece(`wb${x}`, x, nB, (e, k0) => ({
+                  decl: `let nb${x} = col0 + ${e} / ${kv}u; let kb${x} = ${k0} + ${e} % ${kv}u * 8u;`,
+                  inside: `nb${x} < u.N && kb${x} < u.K`,
+                  src: `b[(bo + nb${x} * u.K + kb${x}) / 8u]`,
+                }), (e) => `${BOFF}u + ${e} / ${kv}u * ${SB}u + ${e} % ${kv}u * 8u`)
+              : piece(`wb${x}`, x, nB, (e, k0) => ({
+                  decl: `let kb${x} = ${k0} + ${e} / ${TN / 8}u; let nb${x} = col0 + ${e} % ${TN / 8}u * 8u;`,
+                  inside: `kb${x} < u.K && nb${x} < u.N`,
+                  src: `b[(bo + kb${x} * u.N + nb${x}) / 8u]`,
+                }), (e) => `${BOFF}u + ${e} / ${TN / 8}u * ${SB}u + ${e} % ${TN / 8}u * 8u`),
+          );
+        const loads = (k0: string) => pieces.map((p) => p.load(k0)).join('\n    ');
         const stores = () =>
-          pieces('0u')
+          pieces
             .map((p) => {
               const st = storeHalves8('tiles', p.tile, p.w);
-              return p.ragged ? `if (${p.ragged}) { ${st} }` : st;
+              return p.inTile ? `if (${p.inTile}) { ${st} }` : st;
             })
             .join('\n    ');
         const step = () =>
@@ -220,6 +258,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }`,
             )
             .join('\n    ');
+        if (c.prefetch === false)
+          return `for (var k0 = 0u; k0 < u.K; k0 += ${BK}u) {
+    ${loads('k0')}
+    ${stores()}
+    workgroupBarrier();
+    ${step()}
+    workgroupBarrier();
+  }`;
         // the next tile's pieces are loaded (zero past K) before this tile's products
         return `{
     ${loads('0u')}
