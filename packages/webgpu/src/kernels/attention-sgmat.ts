@@ -52,6 +52,8 @@ export const SG_ATTENTION_CONFIGS: readonly SgAttentionConfig[] = [
   { subgroups: 4, mTiles: 1, keys: 16, p: 'workgroup', kv: 'prefetch' },
   { subgroups: 8, mTiles: 1, keys: 32, p: 'workgroup', kv: 'prefetch' },
   { subgroups: 2, mTiles: 2, keys: 32, p: 'workgroup', kv: 'prefetch' },
+  // not yet timed: 32 keys a step with prefetch (toward the 150 TFLOP/s aim)
+  { subgroups: 4, mTiles: 2, keys: 32, p: 'workgroup', kv: 'prefetch' },
 ];
 
 /** Short name of a configuration, e.g. `4sg-2m-16k-wg-kvs` (subgroups, query tiles per subgroup, keys per step, P in workgroup memory, K/V staged). */
