@@ -119,6 +119,17 @@ await writeTensorBytes(`${dir}/ours_dense.bin`, dense.out);
 await writeTensorBytes(`${dir}/ours_dense_lse.bin`, dense.lse);
 await writeTensorBytes(`${dir}/ours_map.bin`, dense.map);
 disposeResult(dense);
+// the map pass on subgroup matrices (paths.sgMap, off by default) where its check passed
+if (checked.map?.sgmat === true) {
+  backend.paths.sgMap = true;
+  const m = await gpuStats(backend, attn({ map: { tau: 1e-4, blockSize: BS } }), iters);
+  const denseMs = results.attention.find((a) => a.kernel === defaultKernel && a.case === 'dense').ms;
+  results.attention.push({ kernel: `${defaultKernel} + map on subgroup matrices`, denseKernel: defaultKernel, case: 'dense+map', ...m, tflops: tflops(m.ms, pairs), vsDense: m.ms / denseMs });
+  const withSgMap = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } });
+  await writeTensorBytes(`${dir}/ours_map_sgmat.bin`, withSgMap.map);
+  disposeResult(withSgMap);
+  backend.paths.sgMap = undefined;
+}
 for (const { density, mask, source } of masks) {
   const flex = await writeSparseCase(backend, dir, density, mask, q, k, v);
   results.masks.push({ density, actual: mask.density(), nQ: flex.nQ, nK: flex.nK, source });

@@ -5,7 +5,8 @@
 // workgroup memory or a storage scratch; 1 or 2 query tiles per subgroup) dense + LSE, with
 // growing scores that force O rescales, and block-sparse (recorded separately), at head_dim
 // 64 and 128; the GEMM tilings (SG_MATMUL_CONFIGS) with both weight layouts + bias (and the
-// GELU epilogue). Writes { attention, 'attention-sparse', gemm: {name: ok}, checks: [...] } to
+// GELU epilogue); the map pass on subgroup matrices (paths.sgMap, recorded as map.sgmat).
+// Writes { attention, 'attention-sparse', gemm, map: {name: ok}, checks: [...] } to
 // --out (after each tiling), which webgpu-attention.mjs reads to time only what passed.
 // Usage: node tools/bench/webgpu-sgmat-check.mjs [--out sgmat-check.json] [--emulate] [--limit N] [--head-dims 64,128] [--no-robustness]
 //   --emulate: where the device lacks subgroup matrices, check the emulated fragments, to try
@@ -48,7 +49,7 @@ const pair = (shape, std = 1, values) => {
   return [gpu.upload(bits, shape, 'f16'), cpu.upload(bits, shape, 'f16')];
 };
 const checks = [];
-const passed = { attention: {}, 'attention-sparse': {}, gemm: {} };
+const passed = { attention: {}, 'attention-sparse': {}, gemm: {}, map: {} };
 /** Records whether every check of tiling `name` passed; the file is rewritten after each tiling, so a run cut short still tells which tilings passed. */
 function settle(kind, name) {
   passed[kind][name] = checks.filter((c) => c.kind === kind && c.name === name).every((c) => c.ok);
@@ -124,6 +125,23 @@ for (const config of SG_ATTENTION_CONFIGS.slice(0, limit)) {
   settle('attention-sparse', name);
 }
 gpu.paths.sgAttention = undefined;
+
+// the map pass on subgroup matrices (paths.sgMap): blocks 64 and 128, the first 260 tokens, with and without map.within
+gpu.paths.sgMap = true;
+for (const D of headDims) {
+  const [gq, cq] = pair([1, 2, 290, D]);
+  const [gk, ck] = pair([1, 2, 270, D]);
+  for (const bs of [64, 128]) {
+    const [nQ, nK] = [Math.ceil(290 / bs), Math.ceil(270 / bs)];
+    const within = BlockMask.fromDense({ heads: 2, qLen: 290, kLen: 270, blockSize: bs }, Array.from({ length: 2 * nQ * nK }, () => (rng.uniform() < 0.7 ? 1 : 0)));
+    for (const map of [{ tau: 1e-3, blockSize: bs, tokens: 260 }, { tau: 1e-3, blockSize: bs, tokens: 260, within }])
+      await check('map', 'sgmat', `D ${D} block ${bs} [1,2,290] x 270 keys, tokens 260${map.within ? ', within a mask' : ''}`, `attn-map-sgmat/${mode}/d${D}/bs${bs}`, async () => [
+        ['map', relErr(await gpu.attention(gq, gk, gk, { map }).map.toFloat32(), await cpu.attention(cq, ck, ck, { map }).map.toFloat32()), 0.02],
+      ]);
+  }
+}
+settle('map', 'sgmat');
+gpu.paths.sgMap = undefined;
 
 const failures = checks.filter((c) => !c.ok).length;
 console.log(failures === 0 ? `all ${checks.length} subgroup-matrix checks passed` : `${failures} of ${checks.length} subgroup-matrix checks failed`);

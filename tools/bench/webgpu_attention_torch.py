@@ -49,8 +49,11 @@ blocks, rows, nQ = sample.blocks, sample.rows, sample.nQ
 ref_out, ref_lse = sample.reference(q, k, v, scale)
 res["checks"].append({"case": "dense out", "rel_err": rel(load_f16("ours_dense.bin", (B, H, L, D))[0][:, rows].float(), ref_out)})
 res["checks"].append({"case": "dense lse", "max_abs_err": (load_f32("ours_dense_lse.bin", (B, H, L))[0][:, rows] - ref_lse).abs().max().item()})
-diff = (load_f32("ours_map.bin", (B, H, nQ, nQ))[0][:, blocks] - sample.reference_map(q, k, scale)).abs()
-res["checks"].append({"case": "map", "max_abs_err": diff.max().item(), "mean_abs_err": diff.mean().item()})
+ref_map = sample.reference_map(q, k, scale)
+for case, name in [("map", "ours_map.bin"), ("map (subgroup matrices)", "ours_map_sgmat.bin")]:
+    if os.path.exists(os.path.join(args.dir, name)):
+        diff = (load_f32(name, (B, H, nQ, nQ))[0][:, blocks] - ref_map).abs()
+        res["checks"].append({"case": case, "max_abs_err": diff.max().item(), "mean_abs_err": diff.mean().item()})
 for m in ours["masks"]:
     d = m["density"]
     got = load_f16(f"ours_sparse_{d}.bin", (B, H, L, D))[0][:, rows].float()
@@ -80,7 +83,8 @@ for a in ours["attention"]:
     elif a["case"].startswith("sparse"):
         refs = [base.get(f"flex {a['targetDensity']}"), base.get(f"our CUDA sparse {a['targetDensity']} (bf16)")]
     else:
-        refs = [{"case": "our dense, same kernel", "ms": dense_ms[a["kernel"]], "tflops": attention_tflops(dense_ms[a["kernel"]], D, pairs)}]
+        dms = dense_ms[a.get("denseKernel", a["kernel"])]
+        refs = [{"case": "our dense, same kernel", "ms": dms, "tflops": attention_tflops(dms, D, pairs)}]
     extra = f" (actual {a['density']:.3f}; time {a['vsDense']:.3f}x dense, target <= {a['bound']:.3f}x)" if "density" in a else ""
     spread = f"{a['ms']:.2f} [{a['min']:.2f}-{a['max']:.2f}]" if "min" in a else f"{a['ms']:.2f}"
     for r in refs:

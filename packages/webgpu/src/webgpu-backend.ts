@@ -52,6 +52,7 @@ import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
 import { type RowOp, rowReduceSpec } from './kernels/row-reduce.js';
 import { MAP_WORKGROUP, MAX_RANK, type MapOp, stridedMapSpec } from './kernels/strided-map.js';
 import { sparsityMapSpec } from './kernels/sparsity-map.js';
+import { sgMapBlockSize, sgMapSpec } from './kernels/map-sgmat.js';
 import { UniformParams } from './uniform-params.js';
 
 const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -81,6 +82,12 @@ export interface KernelPaths {
    * not apply, the portable kernel runs). tools/bench/webgpu-sgmat-check.mjs checks it on the device.
    */
   sgAttentionSparse?: boolean;
+  /**
+   * The sparsity map's second pass on subgroup matrices too (kernels/map-sgmat.ts: f16, block
+   * size 64 or 128). Default off: checked with emulated fragments only so far;
+   * tools/bench/webgpu-sgmat-check.mjs checks it on the device and webgpu-attention.mjs times it.
+   */
+  sgMap?: boolean;
   /**
    * Where the device lacks subgroup matrices, run the subgroup-matrix kernels (GEMM and
    * attention) with their fragment operations emulated (kernels/fragments.ts; needs
@@ -624,8 +631,9 @@ export class WebGPUBackend implements Backend {
         const w = map.within;
         const bits = w ? w.toBitset() : new Uint32Array(1);
         const wo = WebGPUBackend.rawOperand(this.transientInts(new Int32Array(bits.buffer)), bits.length, 1);
+        const sgMap = this.paths.sgMap === true && sg !== undefined && sgMapBlockSize(map.bs);
         this.run(
-          sparsityMapSpec({ dtype: q.dtype, headDim: D }),
+          sgMap ? sgMapSpec({ headDim: D, blockSize: map.bs, fragments: this.fragmentMode }) : sparsityMapSpec({ dtype: q.dtype, headDim: D }),
           heads,
           [qo, ko, lo, mo, wo],
           (c, rel) =>

@@ -77,6 +77,26 @@ describe.skipIf(!availability.available || !active)('subgroup-matrix attention (
     });
   }
 
+  it('the map pass on subgroup matrices (paths.sgMap): blocks 64 and 128, tokens < L, ragged last blocks, within a mask', async () => {
+    if (!gpu) return;
+    gpu.paths.sgMap = true;
+    const rng = new Rng(35);
+    const [gq, cq] = twin(rng, gpu, cpu, [1, 2, 290, 32], 'f16');
+    const [gk, ck] = twin(rng, gpu, cpu, [1, 2, 270, 32], 'f16');
+    for (const blockSize of [64, 128] as const) {
+      const tokens = 260;
+      const [nQ, nK] = [Math.ceil(290 / blockSize), Math.ceil(270 / blockSize)];
+      const within = BlockMask.fromDense({ heads: 2, qLen: 290, kLen: 270, blockSize }, Array.from({ length: 2 * nQ * nK }, (_, i) => (i % 3 === 1 ? 0 : 1)));
+      for (const map of [{ tau: 0.01, blockSize, tokens }, { tau: 0.01, blockSize, tokens, within }]) {
+        const g = gpu.attention(gq, gk, gk, { map });
+        const c = cpu.attention(cq, ck, ck, { map });
+        expect(gpu.kernels.source(`attn-map-sgmat/emulated/d32/bs${blockSize}`)).toBeDefined();
+        expect(await relError(g.map!, c.map!)).toBeLessThanOrEqual(0.02);
+      }
+    }
+    gpu.paths.sgMap = undefined;
+  });
+
   it('a mask block the default tiling\'s query rows do not divide takes the first smaller tiling that fits', async () => {
     if (!gpu) return;
     // the default tiling covers 128 query rows per workgroup; blocks of 64 take SG_ATTENTION_SMALL[0] (64 rows)
