@@ -52,8 +52,8 @@ export interface DeviceRequest {
    * kernels clamp their own accesses (checked by the conformance suite in both modes), and
    * without the branches the subgroup-matrix GEMM runs faster: on an H100, each run measuring
    * both modes, the default tiling 77-189 TFLOP/s off against 25-52 on, the earlier tiling
-   * 79-119 against 48-58 (attention unchanged; docs/benchmarks.md). Browsers keep robustness; `caps.robustness` tells what
-   * applies, and the GEMM's default tiling follows it.
+   * 79-119 against 48-58 (attention unchanged; docs/benchmarks.md). Browsers keep
+   * robustness; `caps.robustness` tells what applies, and the GEMM's default tiling follows it.
    */
   robustness?: boolean;
 }

@@ -1,8 +1,8 @@
 import type { KernelSpec } from '../kernel-cache.js';
 import { ATTENTION_UNIFORMS, keyRangeSnippets } from './attention-key-ranges.js';
-import { type FragmentMode, fragmentOps } from './fragments.js';
+import { type FragmentMode, fragmentOps, scoreProducts } from './fragments.js';
 import { WGSL_CONVERSIONS } from '../wgsl-dtype.js';
-import { storeHalves8 } from './staging.js';
+import { keyRowStaging, stagedRowStride } from './staging.js';
 
 /** Tiling of the subgroup-matrix flash attention. */
 export interface SgAttentionConfig {
@@ -66,13 +66,10 @@ export function sgAttentionRows(c: SgAttentionConfig): number {
   return c.subgroups * c.mTiles * 16;
 }
 
-/** Row stride (f16) of the staged K and V tiles: 16-byte aligned rows, spread over the banks. */
-const kvStride = (headDim: number): number => headDim + 8;
-
 /** Workgroup memory of a configuration at head_dim `headDim`, in bytes. */
 export function sgAttentionWorkgroupBytes(c: SgAttentionConfig, headDim: number): number {
   const rows = sgAttentionRows(c);
-  const kv = c.kv === 'staged' || c.kv === 'prefetch' ? 2 * c.keys * kvStride(headDim) * 2 : 0;
+  const kv = c.kv === 'staged' || c.kv === 'prefetch' ? 2 * c.keys * stagedRowStride(headDim) * 2 : 0;
   return kv + rows * c.keys * (4 + (c.p === 'workgroup' ? 2 : 0)) + rows * 4 + 48;
 }
 
@@ -137,7 +134,7 @@ export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
       const storageP = p === 'storage';
       const staged = o.config.kv === 'staged' || o.config.kv === 'prefetch';
       const prefetch = o.config.kv === 'prefetch';
-      const KS = kvStride(D);
+      const KS = stagedRowStride(D);
       const pArr = storageP ? 'pscr' : 'pwg';
       // P region of subgroup g: storage scratch is per workgroup of the dispatch
       const pBase = (g: string) => (storageP ? `(wgi * ${NS}u + ${g}) * ${ROWS * BC}u` : `${g} * ${ROWS * BC}u`);
@@ -166,37 +163,33 @@ export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
         }`;
       const each = <X>(xs: X[], fn: (x: X) => string, sep = '\n    ') => xs.map(fn).join(sep);
       const qLoad = (t: number, kd: number) => f.load('left', `q${t}_${kd}`, 'q', `qb + rm${t} * D + ${kd * 16}u`, false, 'D');
-      const sStep = Dn.map(
-        (kd) => `${qHeld ? '' : each(T, (t) => qLoad(t, kd))}
-    ${each(Nf, (n) => `{
-      ${staged ? f.load('right', 'kf', 'kvs', `${n * 16 * KS + kd * 16}u`, true, `${KS}u`) : f.load('right', 'kf', 'k', `kb + on${n} * D + ${kd * 16}u`, true, 'D')}
-      ${each(T, (t) => f.mma(`s${t}_${n}`, `q${t}_${kd}`, 'kf'), '\n      ')}
-    }`)}`,
-      ).join('\n    ');
+      const sStep = scoreProducts(f, {
+        headDim: D,
+        keys: BC,
+        tiles: MT,
+        kLoad: (n, kd) =>
+          staged ? f.load('right', 'kf', 'kvs', `${n * 16 * KS + kd * 16}u`, true, `${KS}u`) : f.load('right', 'kf', 'k', `kb + on${n} * D + ${kd * 16}u`, true, 'D'),
+        before: qHeld ? undefined : (kd) => each(T, (t) => qLoad(t, kd)),
+      });
       const pvStep = Dn.map(
         (dn) => `${each(Nf, (n) => `{
       ${staged ? f.load('right', 'vf', 'kvs', `${(BC + n * 16) * KS + dn * 16}u`, false, `${KS}u`) : f.load('right', 'vf', 'v', `vb + on${n} * D + ${dn * 16}u`, false, 'D')}
       ${each(T, (t) => f.mma(`o${t}_${dn}`, `p${t}_${n}`, 'vf'), '\n      ')}
     }`)}`,
       ).join('\n    ');
-      // Staged K/V: invocation lid moves pieces lid + x * (NS * 32) of the step's BC x D tiles
-      // (8 f16 each) through registers wk<x>, wv<x>; keys past Lk are clamped to the last one
-      const NP = (BC * D) / 8;
-      const NT = NS * 32;
-      const X = [...Array(Math.ceil(NP / NT)).keys()];
-      const ragged = (x: number) => (x * NT + NT > NP ? `lid + ${x * NT}u < ${NP}u` : undefined);
-      const kvPieces = X.map(
-        (x) => `let r${x} = (lid + ${x * NT}u) / ${D / 8}u; let dv${x} = (lid + ${x * NT}u) % ${D / 8}u * 8u; var wk${x} = vec4<u32>(); var wv${x} = vec4<u32>();`,
-      ).join('\n  ');
-      const kvLoads = (kc: string) =>
-        X.map((x) => {
-          const body = `let key = min(${kc} + r${x}, u.Lk - 1u); wk${x} = k[(kb + key * D + dv${x}) / 8u]; wv${x} = v[(vb + key * D + dv${x}) / 8u];`;
-          return ragged(x) ? `if (${ragged(x)}) { ${body} }` : `{ ${body} }`;
-        }).join('\n    ');
-      const kvStores = X.map((x) => {
-        const body = `${storeHalves8('kvs', `r${x} * ${KS}u + dv${x}`, `wk${x}`)}\n      ${storeHalves8('kvs', `(${BC}u + r${x}) * ${KS}u + dv${x}`, `wv${x}`)}`;
-        return ragged(x) ? `if (${ragged(x)}) { ${body} }` : `{ ${body} }`;
-      }).join('\n    ');
+      // staged K/V: the step's BC x D tiles of K, then V, in kvs
+      const kvStaging = keyRowStaging({
+        threads: NS * 32,
+        rows: BC,
+        headDim: D,
+        dst: 'kvs',
+        sources: [
+          { src: 'k', base: 'kb', row0: 0, reg: 'wk' },
+          { src: 'v', base: 'vb', row0: BC, reg: 'wv' },
+        ],
+      });
+      const kvLoads = kvStaging.loads;
+      const kvStores = kvStaging.stores;
       /** First key of flat sparse step s (prefetch reads the CSR per invocation: no uniformity needed). */
       const sparseKc = (st: string) => `colIdx[u.offCol + pa + ${st} / cpb] * u.bs + (${st} % cpb) * BC`;
       // O fragments through the subgroup's S area (16x16, stride 16), each lane scaling 8 elements by its row's factor
@@ -253,7 +246,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${qHeld ? each(T.flatMap((t) => Dn.map((kd) => qLoad(t, kd))), (x) => x, '\n  ') : ''}
   ${each(T.flatMap((t) => Dn.map((dn) => f.zero(`o${t}_${dn}`))), (x) => x, '\n  ')}
   ${keys.rows}
-  ${staged ? kvPieces : ''}
+  ${staged ? kvStaging.decls : ''}
   ${
     sparse
       ? `// one flat loop over (active key block, step of BC keys in it); steps past a ragged

@@ -87,3 +87,30 @@ fn emu_mma(acc: ptr<function, array<f32, 8>>, a: ptr<function, array<f32, 256>>,
 export function fragmentOps(mode: FragmentMode): FragmentOps {
   return mode === 'native' ? native : emulated;
 }
+
+/**
+ * S = Q K^T on fragments, for the attention kernels: over the 16-wide slices kd of head_dim,
+ * `before(kd)` (if given), then each key fragment n, loaded as right operand `kf` by
+ * `kLoad(n, kd)`, multiplied into every query tile t: s<t>_<n> += q<t>_<kd> * kf.
+ */
+export function scoreProducts(
+  f: FragmentOps,
+  o: { headDim: number; keys: number; tiles: number; kLoad: (n: number, kd: number) => string; before?: (kd: number) => string },
+): string {
+  const range = (n: number) => [...Array(n).keys()];
+  return range(o.headDim / 16)
+    .map(
+      (kd) => `${o.before?.(kd) ?? ''}
+    ${range(o.keys / 16)
+      .map(
+        (n) => `{
+      ${o.kLoad(n, kd)}
+      ${range(o.tiles)
+        .map((t) => f.mma(`s${t}_${n}`, `q${t}_${kd}`, 'kf'))
+        .join('\n      ')}
+    }`,
+      )
+      .join('\n    ')}`,
+    )
+    .join('\n    ');
+}

@@ -1,7 +1,7 @@
 import type { KernelSpec } from '../kernel-cache.js';
-import { type FragmentMode, fragmentOps } from './fragments.js';
+import { type FragmentMode, fragmentOps, scoreProducts } from './fragments.js';
 import { MAP_BINDINGS, mapBlockLoop } from './sparsity-map.js';
-import { storeHalves8 } from './staging.js';
+import { keyRowStaging, stagedRowStride } from './staging.js';
 import { WGSL_CONVERSIONS } from '../wgsl-dtype.js';
 
 /** Subgroups per workgroup of the subgroup-matrix map pass. */
@@ -41,12 +41,11 @@ export function sgMapSpec(o: SgMapSpecOptions): KernelSpec {
     wgsl() {
       const ND = D / 16;
       const NF = BC / 16;
-      const KS = D + 8; // staged K row stride: 16-byte rows, spread banks
+      const KS = stagedRowStride(D);
+      const kStaging = keyRowStaging({ threads: NS * 32, rows: BC, headDim: D, dst: 'ks', sources: [{ src: 'k', base: 'kb', row0: 0, reg: 'wk' }] });
       const T = [...Array(MT).keys()];
       const each = <X>(xs: X[], g: (x: X) => string, sep = '\n    ') => xs.map(g).join(sep);
       const tiles = (g: (t: number, n: number) => string, sep = '\n    ') => T.flatMap((t) => [...Array(NF).keys()].map((n) => g(t, n))).join(sep);
-      const NP = (BC * D) / 8;
-      const X = [...Array(Math.ceil(NP / (NS * 32))).keys()];
       const REGION = MT * 16 * BC; // one subgroup's S tiles
       return `${f.header()}${WGSL_CONVERSIONS}
 @group(0) @binding(0) var<storage, read> q: array<f16>;
@@ -75,28 +74,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   ${each(T, (t) => `let rm${t} = min(I * u.bs + (sg * ${MT}u + ${t}u) * 16u, u.Lq - 16u);`, ' ')}
   ${T.flatMap((t) => [...Array(ND).keys()].map((kd) => f.load('left', `q${t}_${kd}`, 'q', `qb + rm${t} * D + ${kd * 16}u`, false, 'D'))).join('\n  ')}
+  ${kStaging.decls}
   ${mapBlockLoop(`for (var kc = k0; kc < k1; kc += ${BC}u) {
       workgroupBarrier();
-      ${each(X, (x) => {
-        const body = `let e = lid + ${x * NS * 32}u; let r = e / ${D / 8}u; let dv = e % ${D / 8}u * 8u;
-        let w = k[(kb + min(kc + r, u.Lk - 1u) * D + dv) / 8u];
-        ${storeHalves8('ks', `r * ${KS}u + dv`)}`;
-        return x * NS * 32 + NS * 32 > NP ? `if (lid + ${x * NS * 32}u < ${NP}u) { ${body} }` : `{ ${body} }`;
-      })}
+      ${kStaging.loads('kc')}
+      ${kStaging.stores}
       workgroupBarrier();
       ${tiles((t, n) => f.zero(`s${t}_${n}`))}
-      ${[...Array(ND).keys()]
-        .map(
-          (kd) => `${[...Array(NF).keys()]
-            .map(
-              (n) => `{
-        ${f.load('right', 'kf', 'ks', `${n * 16 * KS + kd * 16}u`, true, `${KS}u`)}
-        ${each(T, (t) => f.mma(`s${t}_${n}`, `q${t}_${kd}`, 'kf'), '\n        ')}
-      }`,
-            )
-            .join('\n      ')}`,
-        )
-        .join('\n      ')}
+      ${scoreProducts(f, { headDim: D, keys: BC, tiles: MT, kLoad: (n, kd) => f.load('right', 'kf', 'ks', `${n * 16 * KS + kd * 16}u`, true, `${KS}u`) })}
       ${tiles((t, n) => f.store('sscr', `sg * ${REGION}u + ${t * 16 * BC + n * 16}u`, `s${t}_${n}`, `${BC}u`), '\n      ')}
       workgroupBarrier();
       // this subgroup's S region: lane l counts elements l, l + 32, ...
