@@ -109,7 +109,7 @@ disposeResult(ql);
 disposeResult(kl);
 
 // the predictor's video-like masks (HunyuanVideo: text rows and columns always on)
-const predictedMask = videoMasks(shape, L, H);
+const predictedMask = videoMasks(shape, H);
 const masks = [];
 for (const density of densities) {
   const mask = predictedMask(density);

@@ -71,7 +71,7 @@ function bandMask(density, seed) {
 }
 
 /** The predictor's video-like mask of target `density` at the Wan-1.3B 480p shape (bench-data.mjs), else a band mask. */
-const predictedMask = shapeArg === 'wan' ? videoMasks({ frames: 21, perFrame: 1560 }, L, H) : undefined;
+const predictedMask = shapeArg === 'wan' ? videoMasks({ frames: 21, perFrame: 1560 }, H) : undefined;
 function maskFor(density) {
   if (predictedMask) return { mask: predictedMask(density), source: 'predictor (video-like block maps)' };
   return { mask: bandMask(density, 11), source: 'band' };
