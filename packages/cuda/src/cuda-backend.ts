@@ -36,14 +36,14 @@ const MAX_ROW_WARPS = 16;
 /**
  * How ops.cu's row kernels cover a row of C elements (chunks of 8): G warps per row, each lane
  * holding up to `vpt` chunks in registers (2 or 8: the compiled variants), `threads` per CTA.
- * Rows longer than 16 warps x 8 chunks x 8 are re-read from memory per pass.
+ * Rows longer than 16 warps x 8 chunks x 8 are re-read from memory per pass (`resident` false).
  */
-function rowPlan(C: number): { G: number; vpt: 2 | 8; threads: number } {
+function rowPlan(C: number): { G: number; vpt: 2 | 8; threads: number; resident: boolean } {
   const chunks = Math.ceil(C / VEC);
-  if (chunks <= 32 * 2) return { G: 1, vpt: 2, threads: THREADS };
+  if (chunks <= 32 * 2) return { G: 1, vpt: 2, threads: THREADS, resident: true };
   let G = 1;
   while (G < MAX_ROW_WARPS && G * 32 * 8 < chunks) G *= 2;
-  return { G, vpt: 8, threads: Math.max(THREADS, G * 32) };
+  return { G, vpt: 8, threads: Math.max(THREADS, G * 32), resident: chunks <= G * 32 * 8 };
 }
 
 /** Whether every device address is 16-byte aligned (the vector kernels' requirement). */
@@ -470,7 +470,7 @@ export class CudaBackend implements Backend {
    */
   residualLayerNorm(x: Tensor, y: Tensor, opts: ResidualLayerNormOptions): ResidualLayerNormResult {
     const { c: C, dtype, modulation } = validateResidualLayerNorm(this, x, y, opts);
-    if (x.dtype !== 'f32' || !shapeEquals(y.shape, x.shape) || Math.ceil(C / VEC) > 8 * 32 * MAX_ROW_WARPS) return residualThenLayerNorm(this, x, y, opts);
+    if (x.dtype !== 'f32' || !shapeEquals(y.shape, x.shape) || !rowPlan(C).resident) return residualThenLayerNorm(this, x, y, opts);
     const sum = this.make(x.shape, 'f32');
     const yc = this.contiguous(y);
     const p = this.normArgs(x, opts, C, [opts.gate, modulation?.scale, modulation?.shift]);
@@ -505,7 +505,7 @@ export class CudaBackend implements Backend {
     if (opts.norm) {
       // one row kernel per token (H * D channels): RMSNorm, then the rotation of each head's
       // pairs; its 8-value chunks must not straddle heads
-      if (D % VEC !== 0) return normThenRope(this, x, { ...opts, norm: opts.norm });
+      if (D % VEC !== 0) return normThenRope(this, x, opts);
       const w = this.param('rope3d', 'norm.weight', opts.norm.weight, H * D);
       const xc = this.contiguous(x);
       const rowsOfTokens = xc.reshape([x.size / (H * D), H * D]);

@@ -156,14 +156,10 @@ export class CudaContext {
    * synchronous) is issued only then, on the read-back stream.
    */
   async readToHost(dst: ArrayBufferView, src: bigint, bytes: number, ready?: bigint): Promise<void> {
-    const own = ready === undefined ? this.markNow() : undefined;
-    try {
-      await this.fired(own ?? (ready as bigint));
-      checkCu('cuMemcpyDtoHAsync', this.api.cuMemcpyDtoHAsync_v2(dst, src, bytes, this.readStream));
-      checkCu('cuStreamSynchronize(read)', this.api.cuStreamSynchronize(this.readStream));
-    } finally {
-      if (own !== undefined) this.destroyEvent(own);
-    }
+    if (ready === undefined) await this.drained();
+    else await this.fired(ready);
+    checkCu('cuMemcpyDtoHAsync', this.api.cuMemcpyDtoHAsync_v2(dst, src, bytes, this.readStream));
+    checkCu('cuStreamSynchronize(read)', this.api.cuStreamSynchronize(this.readStream));
   }
 
   /** Resolves once the work enqueued so far on the main stream is done, without blocking the thread. */

@@ -481,7 +481,7 @@ export class WebGPUBackend implements Backend {
 
   rope3d(x: Tensor, opts: Rope3dOptions): Tensor {
     const { freq } = validateRope3d(this, x, opts);
-    if (opts.norm) return normThenRope(this, x, { ...opts, norm: opts.norm });
+    if (opts.norm) return normThenRope(this, x, opts);
     const [, L, H, D] = x.shape;
     const { grid, split } = opts;
     const video = grid[0] * grid[1] * grid[2];

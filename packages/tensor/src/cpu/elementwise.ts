@@ -22,15 +22,19 @@ export function binary(backend: Backend, make: MakeTensor, op: string, a: Tensor
   return make(encode(broadcastMap(shape, [a, b], fn), a.dtype), shape, a.dtype);
 }
 
+/** Checks that `t` (named `name`) broadcasts to x's shape (x named `xName`) without widening it. */
+export function checkBroadcastsTo(op: string, xName: string, x: Tensor, name: string, t: Tensor): void {
+  const s = broadcastShapes(x.shape, t.shape, `${op} (${xName} with ${name})`);
+  if (!shapeEquals(s, x.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must broadcast to ${xName} ${fmtShape(x.shape)}, it widens it to ${fmtShape(s)}`);
+}
+
 /** Checks modulate (names x, scale, shift) / gatedAdd (x, y, gate): the two others must broadcast to x's shape. */
 export function validateTernary(backend: Backend, op: string, names: readonly [string, string, string], x: Tensor, y: Tensor, z: Tensor): void {
   checkFloat(backend, op, names[0], x);
   checkFloat(backend, op, names[1], y);
   checkFloat(backend, op, names[2], z);
-  for (const [name, t] of [[names[1], y], [names[2], z]] as const) {
-    const s = broadcastShapes(x.shape, t.shape, `${op} (${names[0]} with ${name})`);
-    if (!shapeEquals(s, x.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must broadcast to ${names[0]} ${fmtShape(x.shape)}, it widens it to ${fmtShape(s)}`);
-  }
+  checkBroadcastsTo(op, names[0], x, names[1], y);
+  checkBroadcastsTo(op, names[0], x, names[2], z);
 }
 
 /** modulate / gatedAdd: x's shape and dtype. */

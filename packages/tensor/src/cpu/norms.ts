@@ -1,12 +1,11 @@
 import type { Backend, LayerNormOptions, ResidualLayerNormOptions, ResidualLayerNormResult } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
-import { broadcastShapes, fmtShape, shapeEquals } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastMap } from './broadcast.js';
 import { checkFloat, checkMinRank, checkNumber, checkShape, isEps } from './checks.js';
 import type { MakeTensor } from './copy.js';
-import { validateBinary, validateTernary } from './elementwise.js';
+import { checkBroadcastsTo, validateTernary } from './elementwise.js';
 import { encode, gatherF32 } from './host.js';
 
 /**
@@ -48,8 +47,7 @@ export function validateLayerNorm(backend: Backend, x: Tensor, opts: LayerNormOp
   if (scale === undefined || shift === undefined) return { c, dtype };
   for (const [name, t] of [['scale', scale], ['shift', shift]] as const) {
     checkFloat(backend, 'layerNorm', name, t);
-    const s = broadcastShapes(x.shape, t.shape, `layerNorm (x with ${name})`);
-    if (!shapeEquals(s, x.shape)) throw new ShapeError(`layerNorm: ${name} ${fmtShape(t.shape)} must broadcast to x ${fmtShape(x.shape)}, it widens it to ${fmtShape(s)}`);
+    checkBroadcastsTo('layerNorm', 'x', x, name, t);
   }
   return { c, dtype, modulation: { scale, shift } };
 }
@@ -60,8 +58,11 @@ export function validateLayerNorm(backend: Backend, x: Tensor, opts: LayerNormOp
  */
 export function validateResidualLayerNorm(backend: Backend, x: Tensor, y: Tensor, opts: ResidualLayerNormOptions): LayerNormGeometry {
   if (opts?.gate !== undefined) validateTernary(backend, 'residualLayerNorm', ['x', 'y', 'gate'], x, y, opts.gate);
-  else if (!shapeEquals(validateBinary(backend, 'residualLayerNorm', x, y), x.shape))
-    throw new ShapeError(`residualLayerNorm: y ${fmtShape(y.shape)} must broadcast to x ${fmtShape(x.shape)} without widening it`);
+  else {
+    checkFloat(backend, 'residualLayerNorm', 'x', x);
+    checkFloat(backend, 'residualLayerNorm', 'y', y);
+    checkBroadcastsTo('residualLayerNorm', 'x', x, 'y', y);
+  }
   return validateLayerNorm(backend, x, opts);
 }
 

@@ -51,8 +51,8 @@ export function rope3d(backend: Backend, make: MakeTensor, x: Tensor, opts: Rope
   const [B, L, H, D] = x.shape;
   const [, gh, gw] = opts.grid;
   const video = opts.grid[0] * gh * gw;
-  const src = opts.norm ? rmsNormRows(gatherF32(x), H * D, gatherF32(opts.norm.weight), opts.norm.eps) : gatherF32(x);
-  const out = Float64Array.from(src);
+  // rotated in place (each pair is read before it is written); text tokens keep their values
+  const out = opts.norm ? rmsNormRows(gatherF32(x), H * D, gatherF32(opts.norm.weight), opts.norm.eps) : Float64Array.from(gatherF32(x));
   const pos = [0, 0, 0];
   const cos = new Float64Array(D / 2);
   const sin = new Float64Array(D / 2);
@@ -69,8 +69,8 @@ export function rope3d(backend: Backend, make: MakeTensor, x: Tensor, opts: Rope
       for (let h = 0; h < H; h++) {
         const base = ((b * L + l) * H + h) * D;
         for (let p = 0; p < D / 2; p++) {
-          const x0 = src[base + 2 * p];
-          const x1 = src[base + 2 * p + 1];
+          const x0 = out[base + 2 * p];
+          const x1 = out[base + 2 * p + 1];
           out[base + 2 * p] = x0 * cos[p] - x1 * sin[p];
           out[base + 2 * p + 1] = x0 * sin[p] + x1 * cos[p];
         }
@@ -83,13 +83,15 @@ export function rope3d(backend: Backend, make: MakeTensor, x: Tensor, opts: Rope
  * rope3d's fused RMSNorm as two ops (rmsNorm over [B, L, H * D], then rope3d), for backends
  * without a fused kernel: the normalised values are rounded into x's dtype in between.
  */
-export function normThenRope(backend: Backend, x: Tensor, opts: Rope3dOptions & { norm: NonNullable<Rope3dOptions['norm']> }): Tensor {
+export function normThenRope(backend: Backend, x: Tensor, opts: Rope3dOptions): Tensor {
+  const { norm, ...rope } = opts;
+  if (!norm) return backend.rope3d(x, rope);
   const [B, L, H, D] = x.shape;
   const xc = x.isContiguous ? x : backend.contiguous(x);
-  const n = backend.rmsNorm(xc.reshape([B, L, H * D]), opts.norm.weight, opts.norm.eps);
+  const n = backend.rmsNorm(xc.reshape([B, L, H * D]), norm.weight, norm.eps);
   if (xc !== x) xc.dispose();
   try {
-    return backend.rope3d(n.reshape([B, L, H, D]), { grid: opts.grid, split: opts.split, theta: opts.theta });
+    return backend.rope3d(n.reshape([B, L, H, D]), rope);
   } finally {
     n.dispose();
   }
