@@ -2,7 +2,8 @@
 // the GPU (timestamp queries, median of --iters calls; webgpu-timing.mjs):
 // - attention through the backend's default path: dense, dense + sparsity map and block-sparse
 //   at each density (sparse on subgroup matrices only where the default tiling's sparse check
-//   passed); the portable kernel dense and block-sparse (--portable-iters N > 0); every other
+//   passed, the map on them only where the map check passed); dense + the portable map pass;
+//   the portable kernel dense and block-sparse (--portable-iters N > 0); every other
 //   subgroup-matrix tiling that passed webgpu-sgmat-check.mjs (--check) dense, and sparse where
 //   its sparse check passed too;
 // - the Wan-1.3B linear GEMMs (+ a square 4096^3) for every subgroup-matrix GEMM tiling that
@@ -15,12 +16,15 @@
 //
 // Usage: node tools/bench/webgpu-attention.mjs [--shape wan|B,H,L,D] [--check FILE]
 //          [--densities 0.5,0.25,0.1,0.05] [--iters 10] [--config-iters 5] [--portable-iters 0]
-//          [--dir /tmp/webgpu-bench] [--no-gemm] [--configs all|default] [--no-robustness]
-// --configs default: only the default tilings (of those that passed the check).
+//          [--dir /tmp/webgpu-bench] [--no-gemm] [--configs all|default|NAME,...]
+//          [--gemm-configs all|default|NAME,...] [--no-robustness]
+// --configs: the tilings timed (of those that passed the check): all, or those named, where
+// `default` names the default ones (attention: those with robustness on and off); --gemm-configs
+// chooses the GEMM tilings apart (default: the same list).
 // --no-robustness: Dawn's robust buffer access off (DeviceRequest.robustness).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockMask, Rng, f32ToF16 } from '@mod-dit/tensor';
-import { SG_ATTENTION_CONFIGS, SG_ATTENTION_DEFAULT, SG_MATMUL_CONFIGS, createWebGPUBackend, sgAttentionName, sgMatmulDefault, sgMatmulName } from '../../packages/webgpu/dist/index.js';
+import { SG_ATTENTION_CONFIGS, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, createWebGPUBackend, sgAttentionDefault, sgAttentionName, sgMatmulName } from '../../packages/webgpu/dist/index.js';
 import { flag, option } from '../script-args.mjs';
 import { randomHalfBits, videoMasks, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
 import { disposeResult } from './timed-calls.mjs';
@@ -41,11 +45,16 @@ const caps = backend.caps;
 mkdirSync(dir, { recursive: true });
 // only tilings that passed the device check are timed
 const checked = checkFile && existsSync(checkFile) ? JSON.parse(readFileSync(checkFile, 'utf8')) : { attention: {}, gemm: {} };
-const onlyDefaults = option('configs', 'all') === 'default';
-const attnConfigs = backend.subgroupMatrixActive ? (onlyDefaults ? [SG_ATTENTION_DEFAULT] : SG_ATTENTION_CONFIGS).filter((c) => checked.attention[sgAttentionName(c)] === true) : [];
+const attnDefault = sgAttentionDefault(caps.robustness);
+/** The configurations of `all` that `arg` selects (all, or names; `default` names those of `defs`) and that passed the check. */
+function selected(arg, all, defs, naming, passed) {
+  const names = new Set(arg.split(',').flatMap((x) => (x === 'default' ? defs.map(naming) : [x])));
+  return backend.subgroupMatrixActive ? all.filter((c) => (arg === 'all' || names.has(naming(c))) && passed[naming(c)] === true) : [];
+}
+const configsArg = option('configs', 'all');
+const attnConfigs = selected(configsArg, SG_ATTENTION_CONFIGS, [true, false].map(sgAttentionDefault), sgAttentionName, checked.attention);
 const sparseConfigs = attnConfigs.filter((c) => checked['attention-sparse']?.[sgAttentionName(c)] === true);
-const gemmDefault = sgMatmulDefault(caps.robustness);
-const gemmConfigs = backend.subgroupMatrixActive ? (onlyDefaults ? [gemmDefault] : SG_MATMUL_CONFIGS).filter((c) => checked.gemm[sgMatmulName(c)] === true) : [];
+const gemmConfigs = selected(option('gemm-configs', configsArg), SG_MATMUL_CONFIGS, [SG_MATMUL_DEFAULT], sgMatmulName, checked.gemm);
 
 /** Every query block keeps round(density * nK) key blocks: a diagonal band, then random ones. */
 function bandMask(density, seed) {
@@ -111,25 +120,29 @@ async function attentionRows(kernel, n, { withMap = false, sparse = true } = {})
 // the backend's default path (dense + map), with the outputs PyTorch checks (sparse: the
 // default path too: the subgroup-matrix kernel where the device has them)
 // with --check, sparse calls take the subgroup-matrix kernel only if its sparse check passed
-if (checkFile) backend.paths.sgAttentionSparse = sparseConfigs.some((c) => sgAttentionName(c) === sgAttentionName(SG_ATTENTION_DEFAULT));
-const defaultKernel = backend.subgroupMatrixActive ? `default (subgroup matrices ${sgAttentionName(SG_ATTENTION_DEFAULT)})` : 'default (portable)';
+// and the map's second pass on subgroup matrices only if the map check passed
+if (checkFile) {
+  backend.paths.sgAttentionSparse = checked['attention-sparse']?.[sgAttentionName(attnDefault)] === true;
+  backend.paths.sgMap = checked.map?.sgmat === true;
+}
+const defaultKernel = backend.subgroupMatrixActive ? `default (subgroup matrices ${sgAttentionName(attnDefault)})` : 'default (portable)';
 await attentionRows(defaultKernel, iters, { withMap: true });
 const dense = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } });
 await writeTensorBytes(`${dir}/ours_dense.bin`, dense.out);
 await writeTensorBytes(`${dir}/ours_dense_lse.bin`, dense.lse);
 await writeTensorBytes(`${dir}/ours_map.bin`, dense.map);
 disposeResult(dense);
-// the map pass on subgroup matrices (paths.sgMap, off by default) where its check passed
-if (checked.map?.sgmat === true) {
-  backend.paths.sgMap = true;
-  const m = await gpuStats(backend, attn({ map: { tau: 1e-4, blockSize: BS } }), iters);
+// where the default map pass ran on subgroup matrices: the portable map pass too, for comparison
+if (backend.subgroupMatrixActive && backend.paths.sgMap !== false) {
+  backend.paths.sgMap = false;
+  const m = await gpuStats(backend, attn({ map: { tau: 1e-4, blockSize: BS } }), Math.min(iters, configIters));
   const denseMs = results.attention.find((a) => a.kernel === defaultKernel && a.case === 'dense').ms;
-  results.attention.push({ kernel: `${defaultKernel} + map on subgroup matrices`, denseKernel: defaultKernel, case: 'dense+map', ...m, tflops: tflops(m.ms, pairs), vsDense: m.ms / denseMs });
-  const withSgMap = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } });
-  await writeTensorBytes(`${dir}/ours_map_sgmat.bin`, withSgMap.map);
-  disposeResult(withSgMap);
-  backend.paths.sgMap = undefined;
+  results.attention.push({ kernel: `${defaultKernel}, portable map pass`, denseKernel: defaultKernel, case: 'dense+map', ...m, tflops: tflops(m.ms, pairs), vsDense: m.ms / denseMs });
+  const portableMap = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } });
+  await writeTensorBytes(`${dir}/ours_map_portable.bin`, portableMap.map);
+  disposeResult(portableMap);
 }
+backend.paths.sgMap = undefined;
 for (const { density, mask, source } of masks) {
   const flex = await writeSparseCase(backend, dir, density, mask, q, k, v);
   results.masks.push({ density, actual: mask.density(), nQ: flex.nQ, nK: flex.nK, source });
@@ -142,7 +155,7 @@ if (portableIters > 0) {
   save();
 }
 // the other tilings (the default one was timed above)
-for (const config of attnConfigs.filter((c) => sgAttentionName(c) !== sgAttentionName(SG_ATTENTION_DEFAULT))) {
+for (const config of attnConfigs.filter((c) => sgAttentionName(c) !== sgAttentionName(attnDefault))) {
   backend.paths.sgAttention = config;
   backend.paths.sgAttentionSparse = sparseConfigs.includes(config);
   await attentionRows(`subgroup matrices ${sgAttentionName(config)}`, configIters, { sparse: backend.paths.sgAttentionSparse });
@@ -170,7 +183,7 @@ if (!flag('no-gemm')) {
     for (const config of gemmConfigs) {
       backend.paths.sgMatmul = config;
       const name = sgMatmulName(config);
-      row(name === sgMatmulName(gemmDefault) ? `${name} (default)` : name, await gpuStats(backend, gemm, iters));
+      row(name === sgMatmulName(SG_MATMUL_DEFAULT) ? `${name} (default)` : name, await gpuStats(backend, gemm, iters));
     }
     backend.paths.sgMatmul = undefined;
     backend.paths.subgroupMatrix = false;

@@ -10,8 +10,8 @@
 // --out (after each tiling), which webgpu-attention.mjs reads to time only what passed.
 // Usage: node tools/bench/webgpu-sgmat-check.mjs [--out sgmat-check.json] [--emulate] [--limit N] [--head-dims 64,128] [--no-robustness]
 //   --emulate: where the device lacks subgroup matrices, check the emulated fragments, to try
-//   this script on lavapipe (slow: there --limit N checks only the first N tilings of each
-//   kind, and --head-dims 16 keeps the kernels small).
+//   this script on lavapipe (slow: there --head-dims 16 keeps the kernels small).
+//   --limit N: only the first N tilings of each kind (the defaults come first).
 // Exit 1 on any failure.
 import { writeFileSync } from 'node:fs';
 import { BlockMask, Rng, cpuBackend, fromNumbers } from '@mod-dit/tensor';

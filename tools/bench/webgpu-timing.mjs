@@ -4,21 +4,35 @@
 // 'timestamp-query', falls back to wall clock per call (each call closed by backend.sync()).
 import { disposeResult } from './timed-calls.mjs';
 
-/** Untimed calls of `fn` for about `ms` of wall time (at least one), so clocks and caches settle first. */
+/**
+ * Untimed calls of `fn`, enqueued in batches that grow until one takes ~20 ms so that the GPU
+ * stays busy, for at least `ms` and until two batches in a row agree on the time per call
+ * (within 3%; at most 2 s): the H100's clock climbs from idle (345 MHz) over seconds after
+ * host-side phases, and rows timed on the way up came out up to 2x slow (nvidia-smi log).
+ */
 async function warmUp(backend, fn, ms) {
   const t0 = performance.now();
-  do {
-    disposeResult(fn());
+  let batch = 1;
+  let last = Infinity;
+  for (;;) {
+    const b0 = performance.now();
+    for (let i = 0; i < batch; i++) disposeResult(fn());
     await backend.sync();
-  } while (performance.now() - t0 < ms);
+    const took = performance.now() - b0;
+    const perCall = took / batch;
+    const elapsed = performance.now() - t0;
+    if (elapsed >= 2000 || (elapsed >= ms && Math.abs(perCall - last) <= 0.03 * last)) return;
+    last = perCall;
+    if (took < 20) batch = Math.min(2 * batch, 256);
+  }
 }
 
 /**
- * { ms (median), min, max, n, timer } of `iters` calls of `fn`, after ~200 ms of warm-up calls
- * (a single warm-up left whole rows 3-4x slow on the H100 after idle host-side phases).
+ * { ms (median), min, max, n, timer } of `iters` calls of `fn`, after at least 300 ms of
+ * warm-up calls, until the time per call settles (warmUp).
  */
 export async function gpuStats(backend, fn, iters) {
-  await warmUp(backend, fn, 200);
+  await warmUp(backend, fn, 300);
   let times;
   let timer = 'gpu-timestamp';
   if (backend.canTimeGpu) times = await backend.timeGpu(() => disposeResult(fn()), iters);

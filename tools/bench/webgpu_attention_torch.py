@@ -50,7 +50,7 @@ ref_out, ref_lse = sample.reference(q, k, v, scale)
 res["checks"].append({"case": "dense out", "rel_err": rel(load_f16("ours_dense.bin", (B, H, L, D))[0][:, rows].float(), ref_out)})
 res["checks"].append({"case": "dense lse", "max_abs_err": (load_f32("ours_dense_lse.bin", (B, H, L))[0][:, rows] - ref_lse).abs().max().item()})
 ref_map = sample.reference_map(q, k, scale)
-for case, name in [("map", "ours_map.bin"), ("map (subgroup matrices)", "ours_map_sgmat.bin")]:
+for case, name in [("map", "ours_map.bin"), ("map (portable pass)", "ours_map_portable.bin")]:
     if os.path.exists(os.path.join(args.dir, name)):
         diff = (load_f32(name, (B, H, nQ, nQ))[0][:, blocks] - ref_map).abs()
         res["checks"].append({"case": case, "max_abs_err": diff.max().item(), "mean_abs_err": diff.mean().item()})

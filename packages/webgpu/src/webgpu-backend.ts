@@ -45,9 +45,9 @@ import type { DeviceCaps } from './device.js';
 import { GpuQueue } from './gpu-queue.js';
 import { KernelCache, type KernelSpec } from './kernel-cache.js';
 import { ATTN_ROWS, flashAttentionSpec } from './kernels/attention-flash.js';
-import { type SgAttentionConfig, SG_ATTENTION_DEFAULT, SG_ATTENTION_SMALL, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
+import { type SgAttentionConfig, SG_ATTENTION_SMALL, sgAttentionDefault, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
 import { TILE, matmulTiledSpec } from './kernels/matmul-tiled.js';
-import { type SgMatmulConfig, matmulSubgroupMatrixSpec, sgMatmulDefault, sgMatmulTile, sgMatmulWorkgroupBytes } from './kernels/matmul-sgmat.js';
+import { type SgMatmulConfig, SG_MATMUL_DEFAULT, matmulSubgroupMatrixSpec, sgMatmulTile, sgMatmulWorkgroupBytes } from './kernels/matmul-sgmat.js';
 import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
 import { type RowOp, rowReduceSpec } from './kernels/row-reduce.js';
 import { MAP_WORKGROUP, MAX_RANK, type MapOp, stridedMapSpec } from './kernels/strided-map.js';
@@ -73,9 +73,9 @@ interface Operand {
 export interface KernelPaths {
   /** f16 GEMM and attention through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16 (or with emulateFragments). Default on. */
   subgroupMatrix: boolean;
-  /** Tiling of the subgroup-matrix GEMM; default sgMatmulDefault(caps.robustness). */
+  /** Tiling of the subgroup-matrix GEMM; default SG_MATMUL_DEFAULT. */
   sgMatmul?: SgMatmulConfig;
-  /** Tiling of the subgroup-matrix attention; default SG_ATTENTION_DEFAULT; for a mask whose block size its query rows do not divide, the first fitting one of SG_ATTENTION_SMALL. */
+  /** Tiling of the subgroup-matrix attention; default sgAttentionDefault(caps.robustness); for a mask whose block size its query rows do not divide, the first fitting one of SG_ATTENTION_SMALL. */
   sgAttention?: SgAttentionConfig;
   /**
    * Block-sparse attention through the subgroup-matrix kernel too (default on; where it does
@@ -83,9 +83,10 @@ export interface KernelPaths {
    */
   sgAttentionSparse?: boolean;
   /**
-   * The sparsity map's second pass on subgroup matrices too (kernels/map-sgmat.ts: f16, block
-   * size 64 or 128). Default off: checked with emulated fragments only so far;
-   * tools/bench/webgpu-sgmat-check.mjs checks it on the device and webgpu-attention.mjs times it.
+   * The sparsity map's second pass on subgroup matrices too where the attention runs on them
+   * (kernels/map-sgmat.ts: f16, block size 64 or 128; else the portable pass). Default on:
+   * 3x faster than the portable pass on the H100; tools/bench/webgpu-sgmat-check.mjs checks it
+   * on the device.
    */
   sgMap?: boolean;
   /**
@@ -538,7 +539,7 @@ export class WebGPUBackend implements Backend {
    * workgroup memory and invocations within the device's limits.
    */
   private sgMatmulConfig(a: Tensor, b: Tensor, tb: boolean, N: number): SgMatmulConfig | undefined {
-    const c = this.paths.sgMatmul ?? sgMatmulDefault(this.caps.robustness);
+    const c = this.paths.sgMatmul ?? SG_MATMUL_DEFAULT;
     if (a.offset % 8 !== 0 || b.offset % 8 !== 0 || (!tb && N % 8 !== 0)) return undefined;
     if (sgMatmulWorkgroupBytes(c, tb) > this.caps.maxWorkgroupStorage || 32 * c.grid[0] * c.grid[1] > this.caps.maxInvocations) return undefined;
     return c;
@@ -631,7 +632,7 @@ export class WebGPUBackend implements Backend {
         const w = map.within;
         const bits = w ? w.toBitset() : new Uint32Array(1);
         const wo = WebGPUBackend.rawOperand(this.transientInts(new Int32Array(bits.buffer)), bits.length, 1);
-        const sgMap = this.paths.sgMap === true && sg !== undefined && sgMapBlockSize(map.bs);
+        const sgMap = this.paths.sgMap !== false && sg !== undefined && sgMapBlockSize(map.bs);
         this.run(
           sgMap ? sgMapSpec({ headDim: D, blockSize: map.bs, fragments: this.fragmentMode }) : sparsityMapSpec({ dtype: q.dtype, headDim: D }),
           heads,
@@ -663,7 +664,7 @@ export class WebGPUBackend implements Backend {
     if (blockSize !== undefined && this.paths.sgAttentionSparse === false) return undefined;
     const fits = (c: SgAttentionConfig) =>
       (blockSize === undefined || blockSize % sgAttentionRows(c) === 0) && sgAttentionWorkgroupBytes(c, D) <= this.caps.maxWorkgroupStorage && c.subgroups * 32 <= this.caps.maxInvocations;
-    const config = [this.paths.sgAttention ?? SG_ATTENTION_DEFAULT, ...SG_ATTENTION_SMALL].find(fits);
+    const config = [this.paths.sgAttention ?? sgAttentionDefault(this.caps.robustness), ...SG_ATTENTION_SMALL].find(fits);
     return config && { config, fragments: this.fragmentMode };
   }
 

@@ -24,10 +24,24 @@ export interface SgAttentionConfig {
 }
 
 /**
- * Default tiling where the device has subgroup matrices: among the fastest dense tilings on
- * the H100 (Dawn/Vulkan, 2026-11-27, docs/benchmarks.md).
+ * Default tiling where the device has subgroup matrices and Dawn's robustness is off: 4
+ * subgroups x 2 query tiles, 16 keys a step, K/V staged with the next step's tiles prefetched
+ * into registers. The fastest dense tiling on the H100 (Dawn/Vulkan, 146 TFLOP/s at the
+ * Wan-1.3B shape, 2026-11-27, docs/benchmarks.md), within the sparse time bound at every density.
  */
-export const SG_ATTENTION_DEFAULT: SgAttentionConfig = { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'staged' };
+export const SG_ATTENTION_DEFAULT: SgAttentionConfig = { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'prefetch' };
+
+/**
+ * Default tiling where robustness is on (browsers; Node unless turned off): the same without
+ * the prefetch, the tiling measured with robustness on (H100: 121 TFLOP/s dense, sparse 0.50x
+ * dense at density 0.5).
+ */
+export const SG_ATTENTION_ROBUST_DEFAULT: SgAttentionConfig = { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'staged' };
+
+/** The default tiling for a device with or without Dawn's robustness. */
+export function sgAttentionDefault(robustness: boolean): SgAttentionConfig {
+  return robustness ? SG_ATTENTION_ROBUST_DEFAULT : SG_ATTENTION_DEFAULT;
+}
 
 /**
  * Tilings of fewer query rows, for block-sparse masks whose block size the configured
@@ -39,21 +53,22 @@ export const SG_ATTENTION_SMALL: readonly SgAttentionConfig[] = [
   { subgroups: 1, mTiles: 1, keys: 16, p: 'workgroup', kv: 'staged' },
 ];
 
-/** Configurations the device check and the benchmark compare. */
+/**
+ * Configurations the device check and the benchmark compare. Measured slower and dropped
+ * (H100, 2026-11-27): 32 keys a step with prefetch on 2 x 2 and 4 x 2 query tiles (33 and 71
+ * TFLOP/s dense).
+ */
 export const SG_ATTENTION_CONFIGS: readonly SgAttentionConfig[] = [
   SG_ATTENTION_DEFAULT,
+  SG_ATTENTION_ROBUST_DEFAULT,
   ...SG_ATTENTION_SMALL,
   { subgroups: 1, mTiles: 1, keys: 64, p: 'workgroup' },
   { subgroups: 2, mTiles: 2, keys: 32, p: 'workgroup' },
   { subgroups: 4, mTiles: 1, keys: 64, p: 'storage' },
   { subgroups: 8, mTiles: 1, keys: 32, p: 'workgroup', kv: 'staged' },
   { subgroups: 2, mTiles: 2, keys: 16, p: 'workgroup', kv: 'staged' },
-  { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'prefetch' },
   { subgroups: 4, mTiles: 1, keys: 16, p: 'workgroup', kv: 'prefetch' },
   { subgroups: 8, mTiles: 1, keys: 32, p: 'workgroup', kv: 'prefetch' },
-  { subgroups: 2, mTiles: 2, keys: 32, p: 'workgroup', kv: 'prefetch' },
-  // not yet timed: 32 keys a step with prefetch (toward the 150 TFLOP/s aim)
-  { subgroups: 4, mTiles: 2, keys: 32, p: 'workgroup', kv: 'prefetch' },
 ];
 
 /** Short name of a configuration, e.g. `4sg-2m-16k-wg-kvs` (subgroups, query tiles per subgroup, keys per step, P in workgroup memory, K/V staged). */
@@ -190,8 +205,8 @@ export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
       });
       const kvLoads = kvStaging.loads;
       const kvStores = kvStaging.stores;
-      /** First key of flat sparse step s (prefetch reads the CSR per invocation: no uniformity needed). */
-      const sparseKc = (st: string) => `colIdx[u.offCol + pa + ${st} / cpb] * u.bs + (${st} % cpb) * BC`;
+      /** Active key block of flat sparse step `st`. */
+      const csr = (st: string) => `colIdx[u.offCol + pa + ${st} / cpb]`;
       // O fragments through the subgroup's S area (16x16, stride 16), each lane scaling 8 elements by its row's factor
       const throughScratch = (t: number, dn: number, body: string) => `${f.store('sscr', `sg * ${ROWS * BC}u`, `o${t}_${dn}`, '16u')}
     workgroupBarrier();
@@ -252,10 +267,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       ? `// one flat loop over (active key block, step of BC keys in it); steps past a ragged
   // last block have no valid key and change nothing
   let cpb = (u.bs + BC - 1u) / BC;
-  ${prefetch ? `if (nblk > 0u) { ${kvLoads(sparseKc('0u'))} }` : ''}
+  ${
+    staged
+      ? `let last = nblk * cpb - 1u;
+  // blocks of steps st and st + 1, read by every invocation a step ahead: no barrier and no
+  // wait on the CSR in the loop (only plain loads and masks use them, so they need not be uniform)
+  var jA = 0u;
+  var jB = 0u;
+  if (nblk > 0u) {
+    jA = ${csr('0u')};
+    jB = ${csr('min(1u, last)')};
+    ${prefetch ? kvLoads('jA * u.bs') : ''}
+  }`
+      : ''
+  }
   for (var st = 0u; st < nblk * cpb; st++) {
-    if (lid == 0u) { wcsr[2] = colIdx[u.offCol + pa + st / cpb]; }
-    let j = workgroupUniformLoad(&wcsr[2]);
+    ${staged ? 'let j = jA;' : `if (lid == 0u) { wcsr[2] = ${csr('st')}; }\n    let j = workgroupUniformLoad(&wcsr[2]);`}
     let k1 = min(u.Lk, j * u.bs + u.bs);
     let kc = j * u.bs + (st % cpb) * BC;
     {`
@@ -270,7 +297,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
     ${prefetch ? kvStores : `${kvLoads('kc')}\n    ${kvStores}`}
     workgroupBarrier();
-    ${prefetch ? (sparse ? `{ let sn = min(st + 1u, nblk * cpb - 1u); ${kvLoads(sparseKc('sn'))} }` : kvLoads('kc + BC')) : ''}`
+    ${prefetch ? (sparse ? `{ let sn = min(st + 1u, last); ${kvLoads('jB * u.bs + (sn % cpb) * BC')} }` : kvLoads('kc + BC')) : ''}
+    ${sparse ? `jA = jB;\n    jB = ${csr('min(st + 2u, last)')};` : ''}`
         : `// key fragment origins, clamped inside [0, Lk); duplicates are masked below
     ${each(Nf, (n) => `let on${n} = min(kc + ${16 * n}u, u.Lk - 16u);`, ' ')}`
     }

