@@ -21,8 +21,8 @@
 # ours.json, ours-robust.json, sgmat-check.json, conformance{,-robust}.txt, and raw.tgz with
 # the logs (sgmat-check{,-robust}.txt, sgmat-check-robust.json, ours{,-robust}.txt, cuda.{json,err},
 # smi.csv).
-# Step time limits add up to 580 s, under a device call's 600 (the whole run took ~400 s
-# before the map checks, the adaptive warm-up and the second attention default were added).
+# Step time limits add up to 520 s, under a device call's 600; the whole run takes ~410 s
+# (checks ~125 s of it).
 set -u
 out=${1:?usage: webgpu_run.sh OUT_DIR}
 cmd='source .devkit/prelude.sh && bash tools/bench/webgpu_run.sh "$OUT"'
@@ -31,7 +31,7 @@ step() { echo "[$(($(date +%s) - t0)) s] $*"; }
 nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv -l 1 > "$out/smi.csv" 2>&1 &
 smi=$!
 step sgmat check
-timeout 120 node tools/bench/webgpu-sgmat-check.mjs --no-robustness --out "$out/sgmat-check.json" > "$out/sgmat-check.txt" 2>&1
+timeout 110 node tools/bench/webgpu-sgmat-check.mjs --no-robustness --out "$out/sgmat-check.json" > "$out/sgmat-check.txt" 2>&1
 grep -E "FAIL|checks (passed|failed)|nothing to check" "$out/sgmat-check.txt" | head -20
 timeout 40 node tools/bench/webgpu-sgmat-check.mjs --limit 2 --out "$out/sgmat-check-robust.json" > "$out/sgmat-check-robust.txt" 2>&1
 grep -E "FAIL|checks (passed|failed)|nothing to check" "$out/sgmat-check-robust.txt" | head -20
@@ -41,15 +41,15 @@ tail -1 "$out/conformance.txt"
 timeout 20 node tools/bench/webgpu-conformance.mjs --size small > "$out/conformance-robust.txt" 2>&1
 tail -1 "$out/conformance-robust.txt"
 step f16 attention and GEMMs
-timeout 190 node tools/bench/webgpu-attention.mjs --no-robustness --check "$out/sgmat-check.json" --dir /tmp/wgb --iters 10 --config-iters 3 --portable-iters 1 > "$out/ours.txt" 2>&1 || tail -5 "$out/ours.txt"
+timeout 170 node tools/bench/webgpu-attention.mjs --no-robustness --check "$out/sgmat-check.json" --dir /tmp/wgb --iters 10 --config-iters 3 --portable-iters 1 > "$out/ours.txt" 2>&1 || tail -5 "$out/ours.txt"
 [ -e /tmp/wgb/ours.json ] && cp /tmp/wgb/ours.json "$out/ours.json" # early: a run cut short still brings it back
 step f16 defaults with robustness on
-timeout 80 node tools/bench/webgpu-attention.mjs --configs default --check "$out/sgmat-check-robust.json" --dir /tmp/wgb-rob --iters 10 > "$out/ours-robust.txt" 2>&1 || tail -5 "$out/ours-robust.txt"
+timeout 70 node tools/bench/webgpu-attention.mjs --configs default --check "$out/sgmat-check-robust.json" --dir /tmp/wgb-rob --iters 10 > "$out/ours-robust.txt" 2>&1 || tail -5 "$out/ours-robust.txt"
 [ -e /tmp/wgb-rob/ours.json ] && cp /tmp/wgb-rob/ours.json "$out/ours-robust.json"
 step our CUDA backend, same shape and masks
-timeout 60 node tools/bench/attention.mjs --backend cuda --iters 10 --dir /tmp/wgb-cuda > /dev/null 2> "$out/cuda.err" && cp /tmp/wgb-cuda/ours.json /tmp/wgb/cuda.json && cp /tmp/wgb-cuda/ours.json "$out/cuda.json" || tail -3 "$out/cuda.err"
+timeout 45 node tools/bench/attention.mjs --backend cuda --iters 10 --dir /tmp/wgb-cuda > /dev/null 2> "$out/cuda.err" && cp /tmp/wgb-cuda/ours.json /tmp/wgb/cuda.json && cp /tmp/wgb-cuda/ours.json "$out/cuda.json" || tail -3 "$out/cuda.err"
 step pytorch
-timeout 50 python tools/bench/webgpu_attention_torch.py --dir /tmp/wgb --out "$out" --iters 10 --command "$cmd" 2>&1 | tail -130
+timeout 45 python tools/bench/webgpu_attention_torch.py --dir /tmp/wgb --out "$out" --iters 10 --command "$cmd" 2>&1 | tail -130
 step done
 kill $smi
 [ -e /tmp/wgb/ours.json ] && cp /tmp/wgb/ours.json "$out/ours.json"

@@ -1,21 +1,23 @@
 import {
-  type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, type DType, DTYPES, DTYPE_BYTES,
+  type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, CachingAllocator, type DeviceBlock as Block, type DType, DTYPES, DTYPE_BYTES,
   DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions, type ResidualLayerNormOptions,
   type ResidualLayerNormResult, type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost,
   checkEmpty, checkFloat, checkMinRank, checkTensor, checkUpload, contiguousStrides, fmtShape, numel, shapeEquals,
   validateAttention, validateBinary, validateConcat, validateLayerNorm, validateMatmul, validateNorm, validatePatchify, validateRope3d,
   normThenRope, residualThenLayerNorm, validateResidualLayerNorm, validateTernary, validateUnpatchify,
 } from '@mod-dit/tensor';
-import { type DeviceBlock, CachingAllocator } from './allocator.js';
 import { cudaAvailability } from './availability.js';
 import { attentionViewUsable, longestRowsFirst, selectAttentionKernel } from './attention-plan.js';
 import { CublasLt, GEMM_WORKSPACE_BYTES } from './cublaslt.js';
-import { checkCu } from './cuda-error.js';
+import { CudaError, checkCu } from './cuda-error.js';
 import { CudaContext, type DeviceInfo, type DriverApi, loadDriver, readHandle } from './driver.js';
 import { batchPlan, ltGemmShape } from './gemm-plan.js';
 import { KernelModules } from './kernel-modules.js';
 import { type KernelArg, NULL_PTR } from './launch-args.js';
 import { type StridedLayout, I32_LIMIT, OPERAND_MODE, broadcastStrides, fastModes, fitsInt32, mergeLayout, widenCopy } from './strided-layout.js';
+
+/** A device allocation (CUdeviceptr) of the caching allocator. */
+type DeviceBlock = Block<bigint>;
 
 const THREADS = 256;
 const BINARY_OP = { add: 0, sub: 1, mul: 2 } as const;
@@ -67,7 +69,7 @@ export class CudaBackend implements Backend {
   readonly device: DeviceInfo;
   private readonly ctx: CudaContext;
   private readonly kernels: KernelModules;
-  private readonly alloc: CachingAllocator;
+  private readonly alloc: CachingAllocator<bigint>;
   private readonly gemm: CublasLt;
   private readonly workspace: DeviceBlock;
   private readonly csr = new WeakMap<BlockMask, DeviceCsr>();
@@ -98,9 +100,9 @@ export class CudaBackend implements Backend {
         return readHandle(out);
       },
       free: (ptr) => checkCu('cuMemFree', api.cuMemFree_v2(ptr)),
-    });
+    }, (e) => e instanceof CudaError && e.cudaName === 'CUDA_ERROR_OUT_OF_MEMORY');
     this.workspace = this.alloc.allocate(GEMM_WORKSPACE_BYTES);
-    this.gemm = new CublasLt(this.ctx, this.workspace.ptr);
+    this.gemm = new CublasLt(this.ctx, this.workspace.handle);
   }
 
   // ---- memory -------------------------------------------------------------------------
@@ -131,7 +133,7 @@ export class CudaBackend implements Backend {
 
   /** Device address of element [0, ..., 0] of a view. */
   ptr(t: Tensor): bigint {
-    return (t.storage.handle as DeviceBlock).ptr + BigInt(t.offset * DTYPE_BYTES[t.dtype]);
+    return (t.storage.handle as DeviceBlock).handle + BigInt(t.offset * DTYPE_BYTES[t.dtype]);
   }
 
   private arg(t: Tensor): KernelArg {
@@ -509,7 +511,7 @@ export class CudaBackend implements Backend {
       const w = this.param('rope3d', 'norm.weight', opts.norm.weight, H * D);
       const xc = this.contiguous(x);
       const rowsOfTokens = xc.reshape([x.size / (H * D), H * D]);
-      const out = this.rows(`rmsnorm_rope_${x.dtype}`, rowsOfTokens, x.dtype, [this.arg(w), { ptr: this.ropeTable(opts).ptr }], [{ f32: opts.norm.eps }, ...geom], aligned16([this.ptr(w)]), false);
+      const out = this.rows(`rmsnorm_rope_${x.dtype}`, rowsOfTokens, x.dtype, [this.arg(w), { ptr: this.ropeTable(opts).handle }], [{ f32: opts.norm.eps }, ...geom], aligned16([this.ptr(w)]), false);
       xc.dispose();
       w.dispose();
       return out.reshape(x.shape);
@@ -520,7 +522,7 @@ export class CudaBackend implements Backend {
     if (n > 0) {
       const vec = D % VEC === 0 && aligned16([this.ptr(src), this.ptr(out)]);
       this.kernels.launch('ops', `rope3d_${x.dtype}`, { grid: [gridFor(vec ? n / VEC : n / 2, this.device.multiprocessors)], block: THREADS }, [
-        this.arg(out), this.arg(src), { ptr: this.ropeTable(opts).ptr }, { i64: n }, ...geom, { i32: vec ? 1 : 0 }, { i32: n < I32_LIMIT ? 0 : 1 },
+        this.arg(out), this.arg(src), { ptr: this.ropeTable(opts).handle }, { i64: n }, ...geom, { i32: vec ? 1 : 0 }, { i32: n < I32_LIMIT ? 0 : 1 },
       ]);
     }
     src.dispose();
@@ -539,7 +541,7 @@ export class CudaBackend implements Backend {
       const entries = (gt * s0 + gh * s1 + gw * s2) / 2;
       table = this.alloc.allocate(Math.max(8, entries * 8));
       this.kernels.launch('ops', 'rope_table', { grid: [gridFor(entries, this.device.multiprocessors)], block: THREADS }, [
-        { ptr: table.ptr }, { i32: gt }, { i32: gh }, { i32: gw }, { i32: s0 }, { i32: s1 }, { i32: s2 }, { f64: theta },
+        { ptr: table.handle }, { i32: gt }, { i32: gh }, { i32: gw }, { i32: s0 }, { i32: s1 }, { i32: s2 }, { f64: theta },
       ]);
       this.ropeTables.set(key, table);
     }
@@ -559,7 +561,7 @@ export class CudaBackend implements Backend {
     if (!c) {
       const up = (a: Int32Array): DeviceBlock => {
         const block = this.alloc.allocate(Math.max(4, a.byteLength));
-        if (a.byteLength > 0) checkCu('cuMemcpyHtoDAsync(csr)', this.ctx.api.cuMemcpyHtoDAsync_v2(block.ptr, a, a.byteLength, this.ctx.stream));
+        if (a.byteLength > 0) checkCu('cuMemcpyHtoDAsync(csr)', this.ctx.api.cuMemcpyHtoDAsync_v2(block.handle, a, a.byteLength, this.ctx.stream));
         return block;
       };
       const order = longestRowsFirst(mask.rowPtr, mask.nQ);
@@ -607,7 +609,7 @@ export class CudaBackend implements Backend {
     const csrMask = mask ?? (withinNative ? within : undefined);
     const csr = csrMask ? this.deviceCsr(csrMask) : undefined;
     const maskArgs: KernelArg[] = csr
-      ? [{ ptr: csr.rowPtr.ptr }, { ptr: csr.colIdx.ptr }, { i32: csrMask!.blockSize }, { i32: csrMask!.nQ }]
+      ? [{ ptr: csr.rowPtr.handle }, { ptr: csr.colIdx.handle }, { i32: csrMask!.blockSize }, { i32: csrMask!.nQ }]
       : [NULL_PTR, NULL_PTR, { i32: 128 }, { i32: 0 }];
     const mapGeom: KernelArg[] = [{ i32: map?.bs ?? 128 }, { i32: map?.tq ?? 0 }, { i32: map?.tk ?? 0 }];
     if (kernel.kind === 'flash') {
@@ -632,7 +634,7 @@ export class CudaBackend implements Backend {
     if (within && mapOut && map && !withinNative) {
       const w = this.deviceCsr(within);
       this.kernels.launch('attention_simple', 'map_outside_nan', { grid: [Math.ceil(mapOut.size / THREADS)], block: THREADS }, [
-        this.arg(mapOut), { i64: mapOut.size }, { i32: H }, { i32: map.nQ }, { i32: map.nK }, { ptr: w.rowPtr.ptr }, { ptr: w.colIdx.ptr }, { i32: within.nQ },
+        this.arg(mapOut), { i64: mapOut.size }, { i32: H }, { i32: map.nQ }, { i32: map.nK }, { ptr: w.rowPtr.handle }, { ptr: w.colIdx.handle }, { i32: within.nQ },
       ]);
     }
     for (const [c, t] of [[qc, q], [kc, k], [vc, v]]) if (c !== t) c.dispose();

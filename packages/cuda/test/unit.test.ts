@@ -1,9 +1,8 @@
 import { Rng, UnsupportedFeatureError } from '@mod-dit/tensor';
 import { describe, expect, it } from 'vitest';
-import { CachingAllocator, sizeClass } from '../src/allocator.js';
 import { attentionViewUsable, longestRowsFirst, selectAttentionKernel } from '../src/attention-plan.js';
 import { selectHopperAttentionKernel } from '../src/attention-sm90.js';
-import { CudaError, checkCu, checkCublas, cuResultName } from '../src/cuda-error.js';
+import { checkCu, checkCublas, cuResultName } from '../src/cuda-error.js';
 import { batchPlan, ltGemmShape } from '../src/gemm-plan.js';
 import { chooseImage } from '../src/kernel-modules.js';
 import { packArgs } from '../src/launch-args.js';
@@ -106,59 +105,6 @@ describe('GEMM planning', () => {
     expect(p.groups.map((g) => [g.offsetA, g.offsetB, g.offsetC])).toEqual([
       [0, 0, 0], [0, 4, 4], [0, 8, 8], [4, 0, 12], [4, 4, 16], [4, 8, 20],
     ]);
-  });
-});
-
-describe('caching allocator', () => {
-  it('rounds sizes into classes', () => {
-    expect(sizeClass(1)).toBe(512);
-    expect(sizeClass(513)).toBe(1024);
-    expect(sizeClass((1 << 20) + 1)).toBe(2 << 20);
-    expect(sizeClass(5 << 20)).toBe(6 << 20);
-  });
-  it('reuses released blocks of the same class and frees the cache on OOM', () => {
-    let next = 0x1000n;
-    const live = new Set<bigint>();
-    let budget = 3;
-    const alloc = new CachingAllocator({
-      alloc: () => {
-        if (live.size >= budget) throw new CudaError('cuMemAlloc', 2, cuResultName(2));
-        const p = (next += 0x1000n);
-        live.add(p);
-        return p;
-      },
-      free: (p) => live.delete(p),
-    });
-    const a = alloc.allocate(700);
-    alloc.release(a);
-    expect(alloc.allocate(1000).ptr).toBe(a.ptr);
-    const b = alloc.allocate(100);
-    const c = alloc.allocate(3000);
-    alloc.release(b);
-    expect(alloc.stats.cachedBytes).toBe(512);
-    budget = 3;
-    // a 4th distinct block only fits after the cached one goes back to the driver
-    const d = alloc.allocate(5000);
-    expect(live.has(b.ptr)).toBe(false);
-    expect(d.bytes).toBe(8192);
-    expect(c.bytes).toBe(4096);
-    alloc.release(d);
-    expect(() => alloc.allocate(1 << 22)).not.toThrow();
-  });
-
-  it('tracks peak live and reserved bytes, and restarts them on resetPeak', () => {
-    let next = 0n;
-    const alloc = new CachingAllocator({ alloc: () => (next += 0x1000n), free: () => {} });
-    const a = alloc.allocate(3000); // 4096
-    const b = alloc.allocate(9000); // 16384
-    alloc.release(b);
-    expect(alloc.stats).toMatchObject({ liveBytes: 4096, cachedBytes: 16384, peakLiveBytes: 20480, peakReservedBytes: 20480 });
-    alloc.resetPeak();
-    const c = alloc.allocate(700); // 1024, fresh: reserved grows past the reset point
-    expect(alloc.stats).toMatchObject({ peakLiveBytes: 5120, peakReservedBytes: 21504 });
-    alloc.release(a);
-    alloc.release(c);
-    expect(alloc.stats.peakLiveBytes).toBe(5120);
   });
 });
 

@@ -2,6 +2,7 @@ import {
   type AttentionOptions,
   type AttentionResult,
   type Backend,
+  CachingAllocator,
   type DType,
   DTYPE_BYTES,
   type HostArray,
@@ -110,6 +111,12 @@ export class WebGPUBackend implements Backend {
   private readonly queue: GpuQueue;
   private readonly ropeTables = new Map<string, RopeTable>();
   private live = 0;
+  /**
+   * Tensor buffers, freed ones cached by size class for reuse: no createBuffer and no lazy
+   * clear per op output. Without it, the first GEMMs timed on each new shape (fresh output
+   * buffers every call) came out up to 4x slow on the H100 (docs/benchmarks.md).
+   */
+  private readonly memory: CachingAllocator<GPUBuffer>;
   /** Storage scratch for P of the subgroup-matrix attention (config p: 'storage'), grown on demand. */
   private pScratch: GPUBuffer | undefined;
   /** Kernel paths in use (mutable, for benchmarks); fast ones apply only where the device supports them. */
@@ -135,6 +142,12 @@ export class WebGPUBackend implements Backend {
   ) {
     this.kernels = new KernelCache(device);
     this.queue = new GpuQueue(device, this.kernels);
+    // size classes may round past maxBufferSize: a class's buffer is then the limit, which
+    // still holds every tensor of that class (none is over the limit)
+    this.memory = new CachingAllocator<GPUBuffer>({
+      alloc: (size) => device.createBuffer({ size: Math.min(size, caps.maxBufferSize), usage: USAGE() }),
+      free: (b) => b.destroy(),
+    });
     this.paths = { ...paths, subgroupMatrix: paths.subgroupMatrix ?? true };
   }
 
@@ -149,14 +162,32 @@ export class WebGPUBackend implements Backend {
     const bytes = numel(shape) * DTYPE_BYTES[dtype];
     if (bytes > this.caps.maxBufferSize)
       throw new UnsupportedFeatureError(`webgpu: a ${dtype} tensor ${fmtShape(shape)} needs ${bytes} bytes, over this device's maxBufferSize ${this.caps.maxBufferSize}`);
-    const buffer = this.device.createBuffer({ size: ceil4(bytes), usage: USAGE() });
+    const block = this.memory.allocate(bytes);
     this.live++;
-    const storage = new Storage(buffer, bytes, (h) => {
-      this.queue.flush(); // recorded work may still reference it
-      (h as GPUBuffer).destroy();
+    const storage = new Storage(block.handle, bytes, () => {
+      // recorded work may still reference it: submitted first, so that whatever reuses the
+      // buffer (a dispatch, or a queue.writeBuffer of an upload) is ordered after it
+      this.queue.flush();
+      this.memory.release(block);
       this.live--;
     });
     return new Tensor(this, storage, dtype, shape);
+  }
+
+  /** Bytes in live tensors' buffers and in the cache of freed ones, with their peaks (as the CUDA backend's). */
+  get memoryStats(): { liveBytes: number; cachedBytes: number; peakLiveBytes: number; peakReservedBytes: number } {
+    return this.memory.stats;
+  }
+
+  /** Restarts the peak memory counters at the current usage. */
+  resetPeakMemory(): void {
+    this.memory.resetPeak();
+  }
+
+  /** Destroys the cached buffers of freed tensors (live ones stay). */
+  emptyCache(): void {
+    this.queue.flush();
+    this.memory.emptyCache();
   }
 
   private static buffer(t: Tensor): GPUBuffer {
@@ -689,6 +720,7 @@ export class WebGPUBackend implements Backend {
 
   destroy(): void {
     this.queue.flush();
+    this.memory.emptyCache();
     for (const t of this.ropeTables.values()) t.buffer.destroy();
     this.pScratch?.destroy();
     this.ropeTables.clear();

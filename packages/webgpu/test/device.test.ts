@@ -114,4 +114,24 @@ describe.skipIf(!availability.available)('backend basics', () => {
     expect(gpu.liveStorages).toBe(before);
     await gpu.sync();
   });
+
+  it('reuses freed buffers, ordered after the work still reading them', async () => {
+    if (!gpu) return;
+    const rng = new Rng(36);
+    const [a, ca] = twin(rng, gpu, cpu, [37, 11]);
+    const [b, cb] = twin(rng, gpu, cpu, [37, 11]);
+    const stats = gpu.memoryStats;
+    const sum = gpu.add(a, b); // recorded, not yet run
+    a.dispose(); // its buffer goes to the cache while the add still reads it
+    expect(gpu.memoryStats.cachedBytes).toBeGreaterThan(stats.cachedBytes);
+    const host = new Float32Array(37 * 11).map((_, i) => Math.sin(i) * 3 + 0.5);
+    const reused = gpu.upload(host, [37, 11], 'f32'); // same size class: a's buffer, overwritten
+    expect(gpu.memoryStats.cachedBytes).toBe(stats.cachedBytes);
+    expect(await relError(sum, cpu.add(ca, cb))).toBeLessThanOrEqual(1e-6);
+    expect(Array.from(await reused.toFloat32())).toEqual(Array.from(host));
+    for (const t of [sum, b, reused, ca, cb]) t.dispose();
+    gpu.emptyCache();
+    expect(gpu.memoryStats.cachedBytes).toBe(0);
+    await gpu.sync();
+  });
 });

@@ -1,14 +1,13 @@
-import { CudaError } from './cuda-error.js';
-
-/** Device memory primitives the allocator sits on (cuMemAlloc / cuMemFree in production). */
-export interface RawDeviceMemory {
-  alloc(bytes: number): bigint;
-  free(ptr: bigint): void;
+/** Device memory primitives the allocator sits on (cuMemAlloc / cuMemFree, GPUDevice.createBuffer / GPUBuffer.destroy). */
+export interface RawDeviceMemory<H> {
+  alloc(bytes: number): H;
+  free(handle: H): void;
 }
 
 /** A device allocation handed out by {@link CachingAllocator}. */
-export interface DeviceBlock {
-  readonly ptr: bigint;
+export interface DeviceBlock<H> {
+  /** The device memory: a CUdeviceptr, a GPUBuffer... */
+  readonly handle: H;
   /** Rounded size actually reserved. */
   readonly bytes: number;
 }
@@ -27,52 +26,56 @@ export function sizeClass(bytes: number): number {
 }
 
 /**
- * Caches freed blocks by size class. All work runs on one stream, so a block released
- * while kernels still read it can be handed to a later op safely: that op is queued behind them.
- * On out-of-memory the cache is returned to the driver and the allocation retried once.
+ * Caches freed blocks by size class, for backends whose work runs in order on one stream or
+ * queue: a block released while kernels still read it can be handed to a later op safely, that
+ * op is queued behind them. Where `raw.alloc` throws an error that `isOutOfMemory` accepts, the
+ * cache is returned to the driver and the allocation retried once.
  */
-export class CachingAllocator {
-  private readonly cache = new Map<number, bigint[]>();
+export class CachingAllocator<H> {
+  private readonly cache = new Map<number, H[]>();
   private cachedBytes = 0;
   private liveBytes = 0;
   private peakLive = 0;
   private peakReserved = 0;
 
-  constructor(private readonly raw: RawDeviceMemory) {}
+  constructor(
+    private readonly raw: RawDeviceMemory<H>,
+    private readonly isOutOfMemory: (e: unknown) => boolean = () => false,
+  ) {}
 
-  allocate(bytes: number): DeviceBlock {
+  allocate(bytes: number): DeviceBlock<H> {
     const size = sizeClass(Math.max(1, bytes));
     const hit = this.cache.get(size)?.pop();
     if (hit !== undefined) {
       this.cachedBytes -= size;
       this.liveBytes += size;
       this.notePeak();
-      return { ptr: hit, bytes: size };
+      return { handle: hit, bytes: size };
     }
-    let ptr: bigint;
+    let handle: H;
     try {
-      ptr = this.raw.alloc(size);
+      handle = this.raw.alloc(size);
     } catch (e) {
-      if (!(e instanceof CudaError && e.cudaName === 'CUDA_ERROR_OUT_OF_MEMORY') || this.cachedBytes === 0) throw e;
+      if (!this.isOutOfMemory(e) || this.cachedBytes === 0) throw e;
       this.emptyCache();
-      ptr = this.raw.alloc(size);
+      handle = this.raw.alloc(size);
     }
     this.liveBytes += size;
     this.notePeak();
-    return { ptr, bytes: size };
+    return { handle, bytes: size };
   }
 
-  release(block: DeviceBlock): void {
+  release(block: DeviceBlock<H>): void {
     let list = this.cache.get(block.bytes);
     if (!list) this.cache.set(block.bytes, (list = []));
-    list.push(block.ptr);
+    list.push(block.handle);
     this.cachedBytes += block.bytes;
     this.liveBytes -= block.bytes;
   }
 
   /** Returns every cached block to the driver. */
   emptyCache(): void {
-    for (const list of this.cache.values()) for (const p of list) this.raw.free(p);
+    for (const list of this.cache.values()) for (const h of list) this.raw.free(h);
     this.cache.clear();
     this.cachedBytes = 0;
   }
