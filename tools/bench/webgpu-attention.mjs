@@ -18,13 +18,12 @@
 //          [--densities 0.5,0.25,0.1,0.05] [--iters 10] [--config-iters 5] [--portable-iters 0]
 //          [--dir /tmp/webgpu-bench] [--no-gemm] [--configs all|default|NAME,...]
 //          [--gemm-configs all|default|NAME,...] [--no-robustness]
-// --configs: the tilings timed (of those that passed the check): all, or those named, where
-// `default` names the default ones (attention: those with robustness on and off); --gemm-configs
-// chooses the GEMM tilings apart (default: the same list).
+// --configs: the tilings timed (of those that passed the check): all, or those named (`default`
+// names the default one); --gemm-configs chooses the GEMM tilings apart (default: the same list).
 // --no-robustness: Dawn's robust buffer access off (DeviceRequest.robustness).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockMask, Rng, f32ToF16 } from '@mod-dit/tensor';
-import { SG_ATTENTION_CONFIGS, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, createWebGPUBackend, sgAttentionDefault, sgAttentionName, sgMatmulName } from '../../packages/webgpu/dist/index.js';
+import { SG_ATTENTION_CONFIGS, SG_ATTENTION_DEFAULT, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, createWebGPUBackend, sgAttentionName, sgMatmulName } from '../../packages/webgpu/dist/index.js';
 import { flag, option } from '../script-args.mjs';
 import { randomHalfBits, videoMasks, writeSparseCase, writeTensorBytes } from './bench-data.mjs';
 import { disposeResult } from './timed-calls.mjs';
@@ -45,16 +44,15 @@ const caps = backend.caps;
 mkdirSync(dir, { recursive: true });
 // only tilings that passed the device check are timed
 const checked = checkFile && existsSync(checkFile) ? JSON.parse(readFileSync(checkFile, 'utf8')) : { attention: {}, gemm: {} };
-const attnDefault = sgAttentionDefault(caps.robustness);
-/** The configurations of `all` that `arg` selects (all, or names; `default` names those of `defs`) and that passed the check. */
-function selected(arg, all, defs, naming, passed) {
-  const names = new Set(arg.split(',').flatMap((x) => (x === 'default' ? defs.map(naming) : [x])));
+/** The configurations of `all` that `arg` selects (all, or names; `default` names `def`) and that passed the check. */
+function selected(arg, all, def, naming, passed) {
+  const names = new Set(arg.split(',').map((x) => (x === 'default' ? naming(def) : x)));
   return backend.subgroupMatrixActive ? all.filter((c) => (arg === 'all' || names.has(naming(c))) && passed[naming(c)] === true) : [];
 }
 const configsArg = option('configs', 'all');
-const attnConfigs = selected(configsArg, SG_ATTENTION_CONFIGS, [true, false].map(sgAttentionDefault), sgAttentionName, checked.attention);
+const attnConfigs = selected(configsArg, SG_ATTENTION_CONFIGS, SG_ATTENTION_DEFAULT, sgAttentionName, checked.attention);
 const sparseConfigs = attnConfigs.filter((c) => checked['attention-sparse']?.[sgAttentionName(c)] === true);
-const gemmConfigs = selected(option('gemm-configs', configsArg), SG_MATMUL_CONFIGS, [SG_MATMUL_DEFAULT], sgMatmulName, checked.gemm);
+const gemmConfigs = selected(option('gemm-configs', configsArg), SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, sgMatmulName, checked.gemm);
 
 /** Every query block keeps round(density * nK) key blocks: a diagonal band, then random ones. */
 function bandMask(density, seed) {
@@ -122,10 +120,10 @@ async function attentionRows(kernel, n, { withMap = false, sparse = true } = {})
 // with --check, sparse calls take the subgroup-matrix kernel only if its sparse check passed
 // and the map's second pass on subgroup matrices only if the map check passed
 if (checkFile) {
-  backend.paths.sgAttentionSparse = checked['attention-sparse']?.[sgAttentionName(attnDefault)] === true;
+  backend.paths.sgAttentionSparse = checked['attention-sparse']?.[sgAttentionName(SG_ATTENTION_DEFAULT)] === true;
   backend.paths.sgMap = checked.map?.sgmat === true;
 }
-const defaultKernel = backend.subgroupMatrixActive ? `default (subgroup matrices ${sgAttentionName(attnDefault)})` : 'default (portable)';
+const defaultKernel = backend.subgroupMatrixActive ? `default (subgroup matrices ${sgAttentionName(SG_ATTENTION_DEFAULT)})` : 'default (portable)';
 await attentionRows(defaultKernel, iters, { withMap: true });
 const dense = backend.attention(q, k, v, { map: { tau: 1e-4, blockSize: BS } });
 await writeTensorBytes(`${dir}/ours_dense.bin`, dense.out);
@@ -155,7 +153,7 @@ if (portableIters > 0) {
   save();
 }
 // the other tilings (the default one was timed above)
-for (const config of attnConfigs.filter((c) => sgAttentionName(c) !== sgAttentionName(attnDefault))) {
+for (const config of attnConfigs.filter((c) => sgAttentionName(c) !== sgAttentionName(SG_ATTENTION_DEFAULT))) {
   backend.paths.sgAttention = config;
   backend.paths.sgAttentionSparse = sparseConfigs.includes(config);
   await attentionRows(`subgroup matrices ${sgAttentionName(config)}`, configIters, { sparse: backend.paths.sgAttentionSparse });

@@ -7,8 +7,8 @@ import { disposeResult } from './timed-calls.mjs';
 /**
  * Untimed calls of `fn`, enqueued in batches that grow until one takes ~20 ms so that the GPU
  * stays busy, for at least `ms` and until two batches in a row agree on the time per call
- * (within 3%; at most 2 s): the H100's clock climbs from idle (345 MHz) over seconds after
- * host-side phases, and rows timed on the way up came out up to 2x slow (nvidia-smi log).
+ * (within 3%; at most 2 s): after host-side phases (data generation, shader compiles) the
+ * H100 sits at its idle clock (345 MHz in the nvidia-smi log) and is timed only back at speed.
  */
 async function warmUp(backend, fn, ms) {
   const t0 = performance.now();

@@ -4,14 +4,13 @@
 #   source .devkit/prelude.sh && bash tools/bench/webgpu_run.sh "$OUT"
 # 1. webgpu-sgmat-check.mjs: every subgroup-matrix tiling (attention dense and block-sparse,
 #    GEMM) and the map pass on them against the CPU reference on small awkward shapes, with
-#    Dawn's robustness off; with it on, the first two tilings of each kind (both attention
-#    defaults, the GEMM default) and the map pass. Only what passed is timed below.
+#    Dawn's robustness off; with it on, the first two tilings of each kind (the defaults among
+#    them) and the map pass. Only what passed is timed below.
 # 2. The shared conformance suite at size small, robustness off and on (default paths).
 # 3. webgpu-attention.mjs --no-robustness: f16 attention at the Wan-1.3B 480p shape with the
 #    predictor's video-like masks (default path dense + map + sparse, the portable map pass; the
 #    portable kernel dense and sparse; every other tiling that passed 1) and the GEMMs (every
-#    tiling that passed 1), GPU timestamps, median of N; then with robustness on, both attention
-#    defaults (robustness on and off) and the GEMM default.
+#    tiling that passed 1), GPU timestamps, median of N; then the defaults with robustness on.
 # 4. attention.mjs --backend cuda: our CUDA backend on the same shape and masks (bf16, wall
 #    clock), the rows "our CUDA" of the table.
 # 5. webgpu_attention_torch.py: PyTorch SDPA / FlexAttention / F.linear on the same data, the
@@ -21,8 +20,8 @@
 # ours.json, ours-robust.json, sgmat-check.json, conformance{,-robust}.txt, and raw.tgz with
 # the logs (sgmat-check{,-robust}.txt, sgmat-check-robust.json, ours{,-robust}.txt, cuda.{json,err},
 # smi.csv).
-# Step time limits add up to 520 s, under a device call's 600; the whole run takes ~410 s
-# (checks ~125 s of it).
+# Step time limits add up to 520 s, under a device call's 600; the whole run took ~395 s on
+# the H100 (checks ~125 s of it).
 set -u
 out=${1:?usage: webgpu_run.sh OUT_DIR}
 cmd='source .devkit/prelude.sh && bash tools/bench/webgpu_run.sh "$OUT"'

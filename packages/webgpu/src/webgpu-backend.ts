@@ -46,7 +46,7 @@ import type { DeviceCaps } from './device.js';
 import { GpuQueue } from './gpu-queue.js';
 import { KernelCache, type KernelSpec } from './kernel-cache.js';
 import { ATTN_ROWS, flashAttentionSpec } from './kernels/attention-flash.js';
-import { type SgAttentionConfig, SG_ATTENTION_SMALL, sgAttentionDefault, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
+import { type SgAttentionConfig, SG_ATTENTION_DEFAULT, SG_ATTENTION_SMALL, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
 import { TILE, matmulTiledSpec } from './kernels/matmul-tiled.js';
 import { type SgMatmulConfig, SG_MATMUL_DEFAULT, matmulSubgroupMatrixSpec, sgMatmulTile, sgMatmulWorkgroupBytes } from './kernels/matmul-sgmat.js';
 import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
@@ -76,7 +76,7 @@ export interface KernelPaths {
   subgroupMatrix: boolean;
   /** Tiling of the subgroup-matrix GEMM; default SG_MATMUL_DEFAULT. */
   sgMatmul?: SgMatmulConfig;
-  /** Tiling of the subgroup-matrix attention; default sgAttentionDefault(caps.robustness); for a mask whose block size its query rows do not divide, the first fitting one of SG_ATTENTION_SMALL. */
+  /** Tiling of the subgroup-matrix attention; default SG_ATTENTION_DEFAULT; for a mask whose block size its query rows do not divide, the first fitting one of SG_ATTENTION_SMALL. */
   sgAttention?: SgAttentionConfig;
   /**
    * Block-sparse attention through the subgroup-matrix kernel too (default on; where it does
@@ -695,7 +695,7 @@ export class WebGPUBackend implements Backend {
     if (blockSize !== undefined && this.paths.sgAttentionSparse === false) return undefined;
     const fits = (c: SgAttentionConfig) =>
       (blockSize === undefined || blockSize % sgAttentionRows(c) === 0) && sgAttentionWorkgroupBytes(c, D) <= this.caps.maxWorkgroupStorage && c.subgroups * 32 <= this.caps.maxInvocations;
-    const config = [this.paths.sgAttention ?? sgAttentionDefault(this.caps.robustness), ...SG_ATTENTION_SMALL].find(fits);
+    const config = [this.paths.sgAttention ?? SG_ATTENTION_DEFAULT, ...SG_ATTENTION_SMALL].find(fits);
     return config && { config, fragments: this.fragmentMode };
   }
 

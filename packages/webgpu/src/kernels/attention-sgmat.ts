@@ -24,24 +24,13 @@ export interface SgAttentionConfig {
 }
 
 /**
- * Default tiling where the device has subgroup matrices and Dawn's robustness is off: 4
- * subgroups x 2 query tiles, 16 keys a step, K/V staged with the next step's tiles prefetched
- * into registers. The fastest dense tiling on the H100 (Dawn/Vulkan, 146 TFLOP/s at the
- * Wan-1.3B shape, 2026-11-27, docs/benchmarks.md), within the sparse time bound at every density.
+ * Default tiling where the device has subgroup matrices: 4 subgroups x 2 query tiles, 16 keys
+ * a step, K/V staged with the next step's tiles prefetched into registers. The fastest dense
+ * tiling on the H100 (Dawn/Vulkan, Wan-1.3B shape, 2026-11-27, docs/benchmarks.md): 146
+ * TFLOP/s with Dawn's robustness off, 132 with it on; within the sparse time bound at every
+ * density in both modes.
  */
 export const SG_ATTENTION_DEFAULT: SgAttentionConfig = { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'prefetch' };
-
-/**
- * Default tiling where robustness is on (browsers; Node unless turned off): the same without
- * the prefetch, the tiling measured with robustness on (H100: 121 TFLOP/s dense, sparse 0.50x
- * dense at density 0.5).
- */
-export const SG_ATTENTION_ROBUST_DEFAULT: SgAttentionConfig = { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'staged' };
-
-/** The default tiling for a device with or without Dawn's robustness. */
-export function sgAttentionDefault(robustness: boolean): SgAttentionConfig {
-  return robustness ? SG_ATTENTION_ROBUST_DEFAULT : SG_ATTENTION_DEFAULT;
-}
 
 /**
  * Tilings of fewer query rows, for block-sparse masks whose block size the configured
@@ -60,7 +49,7 @@ export const SG_ATTENTION_SMALL: readonly SgAttentionConfig[] = [
  */
 export const SG_ATTENTION_CONFIGS: readonly SgAttentionConfig[] = [
   SG_ATTENTION_DEFAULT,
-  SG_ATTENTION_ROBUST_DEFAULT,
+  { subgroups: 4, mTiles: 2, keys: 16, p: 'workgroup', kv: 'staged' },
   ...SG_ATTENTION_SMALL,
   { subgroups: 1, mTiles: 1, keys: 64, p: 'workgroup' },
   { subgroups: 2, mTiles: 2, keys: 32, p: 'workgroup' },
