@@ -19,7 +19,8 @@
 //          [--dir /tmp/webgpu-bench] [--no-gemm] [--configs all|default|NAME,...]
 //          [--gemm-configs all|default|NAME,...] [--no-robustness]
 // --configs: the tilings timed (of those that passed the check): all, or those named (`default`
-// names the default one); --gemm-configs chooses the GEMM tilings apart (default: the same list).
+// names the default one); --gemm-configs chooses the GEMM tilings apart (default: all, or
+// default when --configs is default). A name that matches no tiling is an error.
 // --no-robustness: Dawn's robust buffer access off (DeviceRequest.robustness).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BlockMask, Rng, f32ToF16 } from '@mod-dit/tensor';
@@ -47,12 +48,14 @@ const checked = checkFile && existsSync(checkFile) ? JSON.parse(readFileSync(che
 /** The configurations of `all` that `arg` selects (all, or names; `default` names `def`) and that passed the check. */
 function selected(arg, all, def, naming, passed) {
   const names = new Set(arg.split(',').map((x) => (x === 'default' ? naming(def) : x)));
+  const unknown = [...names].filter((n) => arg !== 'all' && !all.some((c) => naming(c) === n));
+  if (unknown.length) throw new Error(`no tiling named ${unknown.join(', ')}; known: ${all.map(naming).join(', ')}`);
   return backend.subgroupMatrixActive ? all.filter((c) => (arg === 'all' || names.has(naming(c))) && passed[naming(c)] === true) : [];
 }
 const configsArg = option('configs', 'all');
 const attnConfigs = selected(configsArg, SG_ATTENTION_CONFIGS, SG_ATTENTION_DEFAULT, sgAttentionName, checked.attention);
 const sparseConfigs = attnConfigs.filter((c) => checked['attention-sparse']?.[sgAttentionName(c)] === true);
-const gemmConfigs = selected(option('gemm-configs', configsArg), SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, sgMatmulName, checked.gemm);
+const gemmConfigs = selected(option('gemm-configs', configsArg === 'default' ? 'default' : 'all'), SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, sgMatmulName, checked.gemm);
 
 /** Every query block keeps round(density * nK) key blocks: a diagonal band, then random ones. */
 function bandMask(density, seed) {
@@ -131,7 +134,8 @@ await writeTensorBytes(`${dir}/ours_dense_lse.bin`, dense.lse);
 await writeTensorBytes(`${dir}/ours_map.bin`, dense.map);
 disposeResult(dense);
 // where the default map pass ran on subgroup matrices: the portable map pass too, for comparison
-if (backend.subgroupMatrixActive && backend.paths.sgMap !== false) {
+const sgMapPath = backend.paths.sgMap;
+if (backend.subgroupMatrixActive && sgMapPath !== false) {
   backend.paths.sgMap = false;
   const m = await gpuStats(backend, attn({ map: { tau: 1e-4, blockSize: BS } }), Math.min(iters, configIters));
   const denseMs = results.attention.find((a) => a.kernel === defaultKernel && a.case === 'dense').ms;
@@ -140,7 +144,7 @@ if (backend.subgroupMatrixActive && backend.paths.sgMap !== false) {
   await writeTensorBytes(`${dir}/ours_map_portable.bin`, portableMap.map);
   disposeResult(portableMap);
 }
-backend.paths.sgMap = undefined;
+backend.paths.sgMap = sgMapPath;
 for (const { density, mask, source } of masks) {
   const flex = await writeSparseCase(backend, dir, density, mask, q, k, v);
   results.masks.push({ density, actual: mask.density(), nQ: flex.nQ, nK: flex.nK, source });

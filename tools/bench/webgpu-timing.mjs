@@ -13,7 +13,7 @@ import { disposeResult } from './timed-calls.mjs';
 async function warmUp(backend, fn, ms) {
   const t0 = performance.now();
   let batch = 1;
-  let last = Infinity;
+  let last; // time per call of the previous batch (none after the first, which may include compiles)
   for (;;) {
     const b0 = performance.now();
     for (let i = 0; i < batch; i++) disposeResult(fn());
@@ -21,7 +21,7 @@ async function warmUp(backend, fn, ms) {
     const took = performance.now() - b0;
     const perCall = took / batch;
     const elapsed = performance.now() - t0;
-    if (elapsed >= 2000 || (elapsed >= ms && Math.abs(perCall - last) <= 0.03 * last)) return;
+    if (elapsed >= 2000 || (elapsed >= ms && last !== undefined && Math.abs(perCall - last) <= 0.03 * last)) return;
     last = perCall;
     if (took < 20) batch = Math.min(2 * batch, 256);
   }

@@ -9,7 +9,7 @@ import {
 import { cudaAvailability } from './availability.js';
 import { attentionViewUsable, longestRowsFirst, selectAttentionKernel } from './attention-plan.js';
 import { CublasLt, GEMM_WORKSPACE_BYTES } from './cublaslt.js';
-import { CudaError, checkCu } from './cuda-error.js';
+import { checkCu, isCudaOutOfMemory } from './cuda-error.js';
 import { CudaContext, type DeviceInfo, type DriverApi, loadDriver, readHandle } from './driver.js';
 import { batchPlan, ltGemmShape } from './gemm-plan.js';
 import { KernelModules } from './kernel-modules.js';
@@ -100,7 +100,7 @@ export class CudaBackend implements Backend {
         return readHandle(out);
       },
       free: (ptr) => checkCu('cuMemFree', api.cuMemFree_v2(ptr)),
-    }, (e) => e instanceof CudaError && e.cudaName === 'CUDA_ERROR_OUT_OF_MEMORY');
+    }, { isOutOfMemory: isCudaOutOfMemory });
     this.workspace = this.alloc.allocate(GEMM_WORKSPACE_BYTES);
     this.gemm = new CublasLt(this.ctx, this.workspace.handle);
   }

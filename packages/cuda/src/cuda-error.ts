@@ -59,6 +59,11 @@ export class CudaError extends ModDitError {
   }
 }
 
+/** Whether `e` is the driver's out-of-memory error (the caching allocator then frees its cache and retries). */
+export function isCudaOutOfMemory(e: unknown): boolean {
+  return e instanceof CudaError && e.cudaName === 'CUDA_ERROR_OUT_OF_MEMORY';
+}
+
 /** Throws a CudaError unless a driver call returned CUDA_SUCCESS. */
 export function checkCu(call: string, status: number): void {
   if (status !== 0) throw new CudaError(call, status, cuResultName(status));

@@ -2,7 +2,7 @@ import { Rng, UnsupportedFeatureError } from '@mod-dit/tensor';
 import { describe, expect, it } from 'vitest';
 import { attentionViewUsable, longestRowsFirst, selectAttentionKernel } from '../src/attention-plan.js';
 import { selectHopperAttentionKernel } from '../src/attention-sm90.js';
-import { checkCu, checkCublas, cuResultName } from '../src/cuda-error.js';
+import { CudaError, checkCu, checkCublas, cuResultName, isCudaOutOfMemory } from '../src/cuda-error.js';
 import { batchPlan, ltGemmShape } from '../src/gemm-plan.js';
 import { chooseImage } from '../src/kernel-modules.js';
 import { packArgs } from '../src/launch-args.js';
@@ -115,6 +115,9 @@ describe('error mapping', () => {
     expect(() => checkCu('cuMemAlloc', 2)).toThrow(expect.objectContaining({ code: 'E_CUDA_OOM', cudaName: 'CUDA_ERROR_OUT_OF_MEMORY' }));
     expect(() => checkCublas('cublasLtMatmul', 15)).toThrow(/cublasLtMatmul failed: CUBLAS_STATUS_NOT_SUPPORTED \(15\)/);
     expect(() => checkCu('cuInit', 0)).not.toThrow();
+    expect(isCudaOutOfMemory(new CudaError('cuMemAlloc', 2, cuResultName(2)))).toBe(true);
+    expect(isCudaOutOfMemory(new CudaError('cuLaunchKernel', 700, cuResultName(700)))).toBe(false);
+    expect(isCudaOutOfMemory(new Error('CUDA_ERROR_OUT_OF_MEMORY'))).toBe(false);
   });
 });
 

@@ -25,6 +25,14 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / LARGE_GRANULE) * LARGE_GRANULE;
 }
 
+/** Options of {@link CachingAllocator}. */
+export interface CachingAllocatorOptions {
+  /** Whether an error thrown by `raw.alloc` means out of memory (then the cache is freed and the allocation retried once). */
+  isOutOfMemory?: (e: unknown) => boolean;
+  /** Most bytes the cache keeps (default: no limit); past it, the size classes cached first give way. */
+  maxCachedBytes?: number;
+}
+
 /**
  * Caches freed blocks by size class, for backends whose work runs in order on one stream or
  * queue: a block released while kernels still read it can be handed to a later op safely, that
@@ -38,10 +46,16 @@ export class CachingAllocator<H> {
   private peakLive = 0;
   private peakReserved = 0;
 
+  private readonly isOutOfMemory: (e: unknown) => boolean;
+  private readonly maxCachedBytes: number;
+
   constructor(
     private readonly raw: RawDeviceMemory<H>,
-    private readonly isOutOfMemory: (e: unknown) => boolean = () => false,
-  ) {}
+    opts: CachingAllocatorOptions = {},
+  ) {
+    this.isOutOfMemory = opts.isOutOfMemory ?? (() => false);
+    this.maxCachedBytes = opts.maxCachedBytes ?? Infinity;
+  }
 
   allocate(bytes: number): DeviceBlock<H> {
     const size = sizeClass(Math.max(1, bytes));
@@ -66,11 +80,23 @@ export class CachingAllocator<H> {
   }
 
   release(block: DeviceBlock<H>): void {
+    this.liveBytes -= block.bytes;
+    if (block.bytes > this.maxCachedBytes) {
+      this.raw.free(block.handle);
+      return;
+    }
+    for (const [size, cached] of this.cache) {
+      while (cached.length > 0 && this.cachedBytes + block.bytes > this.maxCachedBytes) {
+        this.raw.free(cached.shift() as H);
+        this.cachedBytes -= size;
+      }
+      if (cached.length === 0) this.cache.delete(size);
+      if (this.cachedBytes + block.bytes <= this.maxCachedBytes) break;
+    }
     let list = this.cache.get(block.bytes);
     if (!list) this.cache.set(block.bytes, (list = []));
     list.push(block.handle);
     this.cachedBytes += block.bytes;
-    this.liveBytes -= block.bytes;
   }
 
   /** Returns every cached block to the driver. */

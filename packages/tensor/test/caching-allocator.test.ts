@@ -24,7 +24,7 @@ describe('caching allocator', () => {
         },
         free: (p) => live.delete(p),
       },
-      (e) => e instanceof OutOfMemory,
+      { isOutOfMemory: (e) => e instanceof OutOfMemory },
     );
     const a = alloc.allocate(700);
     alloc.release(a);
@@ -44,7 +44,7 @@ describe('caching allocator', () => {
   });
 
   it('rethrows errors that are not out-of-memory, and out-of-memory with nothing cached', () => {
-    const failing = new CachingAllocator<number>({ alloc: () => { throw new Error('device lost'); }, free: () => {} }, () => true);
+    const failing = new CachingAllocator<number>({ alloc: () => { throw new Error('device lost'); }, free: () => {} }, { isOutOfMemory: () => true });
     expect(() => failing.allocate(10)).toThrow('device lost');
     const other = new CachingAllocator<number>({ alloc: () => { throw new OutOfMemory(); }, free: () => {} });
     expect(() => other.allocate(10)).toThrow(OutOfMemory);
@@ -63,5 +63,24 @@ describe('caching allocator', () => {
     alloc.release(a);
     alloc.release(c);
     expect(alloc.stats.peakLiveBytes).toBe(5120);
+  });
+
+  it('keeps at most maxCachedBytes, freeing the classes cached first', () => {
+    let next = 0;
+    const freed: number[] = [];
+    const alloc = new CachingAllocator<number>({ alloc: () => ++next, free: (h) => freed.push(h) }, { maxCachedBytes: 12 << 10 });
+    const [a, b, c] = [alloc.allocate(4000), alloc.allocate(4000), alloc.allocate(8000)]; // 4096, 4096, 8192
+    const big = alloc.allocate(20000); // 32768: over the limit by itself
+    alloc.release(a);
+    alloc.release(b);
+    expect(alloc.stats.cachedBytes).toBe(8192);
+    alloc.release(c); // 8192 more: a's block (cached first) goes back to the driver
+    expect(freed).toEqual([a.handle]);
+    expect(alloc.stats.cachedBytes).toBe(12288);
+    alloc.release(big);
+    expect(freed).toEqual([a.handle, big.handle]);
+    expect(alloc.allocate(4000).handle).toBe(b.handle);
+    expect(alloc.allocate(8000).handle).toBe(c.handle);
+    expect(alloc.stats).toMatchObject({ cachedBytes: 0, liveBytes: 12288 });
   });
 });

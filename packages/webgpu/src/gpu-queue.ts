@@ -24,6 +24,8 @@ export class GpuQueue {
   constructor(
     readonly device: GPUDevice,
     private readonly kernels: KernelCache,
+    /** Called when a device error is about to be thrown (the backend drops its buffer cache: an out-of-memory buffer may sit in it). */
+    private readonly onError?: () => void,
   ) {
     device.addEventListener?.('uncapturederror', (ev) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
@@ -139,6 +141,7 @@ export class GpuQueue {
     if (this.error !== undefined) {
       const msg = this.error;
       this.error = undefined;
+      this.onError?.();
       throw new ModDitError('E_WEBGPU', `webgpu device error: ${msg}`);
     }
   }

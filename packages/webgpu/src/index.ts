@@ -1,7 +1,7 @@
 import { type DeviceRequest, acquireDevice, deviceCaps } from './device.js';
 import { type KernelPaths, WebGPUBackend } from './webgpu-backend.js';
 
-export { WebGPUBackend, type KernelPaths } from './webgpu-backend.js';
+export { DEFAULT_CACHE_BYTES, WebGPUBackend, type KernelPaths } from './webgpu-backend.js';
 export { DAWN_TOGGLES, dawnToggles, type DeviceCaps, type DeviceRequest, type WebGPUFeature, acquireDevice, deviceCaps } from './device.js';
 export { type BindingLimits, type BindingWindow, type Chunk, type OperandAccess, planChunks, touchedRange } from './binding-plan.js';
 export { KernelCache, type KernelSpec } from './kernel-cache.js';
@@ -16,6 +16,8 @@ export interface WebGPUBackendOptions extends DeviceRequest {
   maxBindingBytes?: number;
   /** Turn fast paths off (to compare against the portable kernels). */
   paths?: Partial<KernelPaths>;
+  /** Most bytes of freed tensor buffers kept for reuse (default DEFAULT_CACHE_BYTES, 4 GiB); 0 frees each at once. */
+  cacheBytes?: number;
 }
 
 /**
@@ -27,7 +29,7 @@ export async function createWebGPUBackend(opts: WebGPUBackendOptions = {}): Prom
   const acquired = opts.device ? { device: opts.device, caps: deviceCaps(opts.device), owner: undefined } : await acquireDevice(opts);
   const caps = { ...acquired.caps };
   if (opts.maxBindingBytes !== undefined) caps.maxBindingBytes = Math.min(caps.maxBindingBytes, opts.maxBindingBytes);
-  return new WebGPUBackend(acquired.device, caps, acquired.owner, opts.paths);
+  return new WebGPUBackend(acquired.device, caps, acquired.owner, opts.paths, opts.cacheBytes);
 }
 
 /** Whether a WebGPU adapter can be acquired here; the reason when not (for skipping tests). */

@@ -3,6 +3,7 @@ import {
   type AttentionResult,
   type Backend,
   CachingAllocator,
+  ModDitError,
   type DType,
   DTYPE_BYTES,
   type HostArray,
@@ -69,6 +70,9 @@ interface Operand {
   buffer: GPUBuffer;
   access: OperandAccess;
 }
+
+/** Default most bytes of freed tensor buffers a WebGPU backend keeps for reuse (4 GiB). */
+export const DEFAULT_CACHE_BYTES = 4 * 2 ** 30;
 
 /** Kernel paths this backend takes; tests and benchmarks switch them to compare. */
 export interface KernelPaths {
@@ -139,15 +143,20 @@ export class WebGPUBackend implements Backend {
     /** Keeps the native GPU instance (Node) alive as long as the backend. */
     private readonly owner?: unknown,
     paths: Partial<KernelPaths> = {},
+    /** Most bytes of freed tensor buffers kept for reuse. */
+    cacheBytes = DEFAULT_CACHE_BYTES,
   ) {
     this.kernels = new KernelCache(device);
-    this.queue = new GpuQueue(device, this.kernels);
+    if (!(cacheBytes >= 0)) throw new ModDitError('E_ARGUMENT', `webgpu: cacheBytes must be a number >= 0, got ${cacheBytes}`);
+    // createBuffer reports out-of-memory as a device error at the next drain, not by throwing:
+    // the cache is dropped then (a failed buffer may be in it) and kept under cacheBytes
+    this.queue = new GpuQueue(device, this.kernels, () => this.memory.emptyCache());
     // size classes may round past maxBufferSize: a class's buffer is then the limit, which
     // still holds every tensor of that class (none is over the limit)
-    this.memory = new CachingAllocator<GPUBuffer>({
-      alloc: (size) => device.createBuffer({ size: Math.min(size, caps.maxBufferSize), usage: USAGE() }),
-      free: (b) => b.destroy(),
-    });
+    this.memory = new CachingAllocator<GPUBuffer>(
+      { alloc: (size) => device.createBuffer({ size: Math.min(size, caps.maxBufferSize), usage: USAGE() }), free: (b) => b.destroy() },
+      { maxCachedBytes: cacheBytes },
+    );
     this.paths = { ...paths, subgroupMatrix: paths.subgroupMatrix ?? true };
   }
 

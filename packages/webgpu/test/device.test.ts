@@ -134,4 +134,20 @@ describe.skipIf(!availability.available)('backend basics', () => {
     expect(gpu.memoryStats.cachedBytes).toBe(0);
     await gpu.sync();
   });
+
+  it('keeps its buffer cache under cacheBytes and drops it on a device error', async () => {
+    await expect(createWebGPUBackend({ cacheBytes: Number.NaN })).rejects.toMatchObject({ code: 'E_ARGUMENT' });
+    const small = await createWebGPUBackend({ cacheBytes: 8192 });
+    const host = new Float32Array(1500).map((_, i) => Math.cos(i));
+    const ts = [0, 1, 2].map(() => small.upload(host, [1500], 'f32')); // 6000 bytes: 8 KiB blocks
+    for (const t of ts) t.dispose();
+    expect(small.memoryStats.cachedBytes).toBe(8192);
+    const kept = small.upload(host, [1500], 'f32');
+    expect(Array.from(await kept.toFloat32())).toEqual(Array.from(host));
+    kept.dispose();
+    small.device.createBuffer({ size: 4, usage: 0 }); // invalid: a device error at the next drain
+    await expect(small.sync()).rejects.toThrow(/webgpu device error/);
+    expect(small.memoryStats.cachedBytes).toBe(0);
+    small.destroy();
+  });
 });
