@@ -5,7 +5,7 @@ export { DEFAULT_CACHE_BYTES, WebGPUBackend, type KernelPaths } from './webgpu-b
 export { DAWN_TOGGLES, dawnToggles, type DeviceCaps, type DeviceRequest, type WebGPUFeature, acquireDevice, deviceCaps } from './device.js';
 export { type BindingLimits, type BindingWindow, type Chunk, type OperandAccess, planChunks, touchedRange } from './binding-plan.js';
 export { KernelCache, type KernelSpec } from './kernel-cache.js';
-export { type SgMatmulConfig, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, sgMatmulName } from './kernels/matmul-sgmat.js';
+export { type SgMatmulConfig, SG_MATMUL_CONFIGS, SG_MATMUL_DEFAULT, SG_MATMUL_SMALL, sgMatmulName } from './kernels/matmul-sgmat.js';
 export { type SgAttentionConfig, SG_ATTENTION_CONFIGS, SG_ATTENTION_DEFAULT, SG_ATTENTION_SMALL, sgAttentionName } from './kernels/attention-sgmat.js';
 
 /** Options of {@link createWebGPUBackend}. */

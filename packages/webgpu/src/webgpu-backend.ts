@@ -49,7 +49,7 @@ import { KernelCache, type KernelSpec } from './kernel-cache.js';
 import { ATTN_ROWS, flashAttentionSpec } from './kernels/attention-flash.js';
 import { type SgAttentionConfig, SG_ATTENTION_DEFAULT, SG_ATTENTION_SMALL, sgAttentionRows, sgAttentionScratchPerGroup, sgAttentionSpec, sgAttentionWorkgroupBytes } from './kernels/attention-sgmat.js';
 import { TILE, matmulTiledSpec } from './kernels/matmul-tiled.js';
-import { type SgMatmulConfig, SG_MATMUL_DEFAULT, matmulSubgroupMatrixSpec, sgMatmulTile, sgMatmulWorkgroupBytes } from './kernels/matmul-sgmat.js';
+import { type SgMatmulConfig, SG_MATMUL_DEFAULT, SG_MATMUL_SMALL, matmulSubgroupMatrixSpec, sgMatmulTile, sgMatmulWorkgroupBytes } from './kernels/matmul-sgmat.js';
 import { ROPE_WORKGROUP, rope3dSpec, ropeTable } from './kernels/rope3d.js';
 import { type RowOp, rowReduceSpec } from './kernels/row-reduce.js';
 import { MAP_WORKGROUP, MAX_RANK, type MapOp, stridedMapSpec } from './kernels/strided-map.js';
@@ -78,7 +78,7 @@ export const DEFAULT_CACHE_BYTES = 4 * 2 ** 30;
 export interface KernelPaths {
   /** f16 GEMM and attention through subgroup matrices (tensor cores). Only honoured where caps.subgroupMatrix16 (or with emulateFragments). Default on. */
   subgroupMatrix: boolean;
-  /** Tiling of the subgroup-matrix GEMM; default SG_MATMUL_DEFAULT. */
+  /** Tiling of the subgroup-matrix GEMM; default SG_MATMUL_DEFAULT; where the device's limits are too small for it, the first fitting one of SG_MATMUL_SMALL. */
   sgMatmul?: SgMatmulConfig;
   /** Tiling of the subgroup-matrix attention; default SG_ATTENTION_DEFAULT; for a mask whose block size its query rows do not divide, the first fitting one of SG_ATTENTION_SMALL. */
   sgAttention?: SgAttentionConfig;
@@ -575,14 +575,14 @@ export class WebGPUBackend implements Backend {
 
   /**
    * The subgroup-matrix GEMM tiling for these contiguous operands, or undefined for the tiled
-   * kernel: offsets keeping 16-byte aligned loads, N % 8 = 0 for [K, N] weights (16-byte rows), and
-   * workgroup memory and invocations within the device's limits.
+   * kernel: offsets keeping 16-byte aligned loads, N % 8 = 0 for [K, N] weights (16-byte rows);
+   * the configured tiling, else the first of SG_MATMUL_SMALL, whose workgroup memory and
+   * invocations are within the device's limits.
    */
   private sgMatmulConfig(a: Tensor, b: Tensor, tb: boolean, N: number): SgMatmulConfig | undefined {
-    const c = this.paths.sgMatmul ?? SG_MATMUL_DEFAULT;
     if (a.offset % 8 !== 0 || b.offset % 8 !== 0 || (!tb && N % 8 !== 0)) return undefined;
-    if (sgMatmulWorkgroupBytes(c, tb) > this.caps.maxWorkgroupStorage || 32 * c.grid[0] * c.grid[1] > this.caps.maxInvocations) return undefined;
-    return c;
+    const fits = (c: SgMatmulConfig) => sgMatmulWorkgroupBytes(c, tb) <= this.caps.maxWorkgroupStorage && 32 * c.grid[0] * c.grid[1] <= this.caps.maxInvocations;
+    return [this.paths.sgMatmul ?? SG_MATMUL_DEFAULT, ...SG_MATMUL_SMALL].find(fits);
   }
 
   /** Records the GEMM of contiguous operands into `out`. */

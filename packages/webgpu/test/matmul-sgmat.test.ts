@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuBackend, Rng } from '@mod-dit/tensor';
-import { type SgMatmulConfig, sgMatmulName } from '../src/kernels/matmul-sgmat.js';
+import { type SgMatmulConfig, SG_MATMUL_DEFAULT, SG_MATMUL_SMALL, sgMatmulName, sgMatmulWorkgroupBytes } from '../src/kernels/matmul-sgmat.js';
 import { availability, gpuBackend, relError, twin } from './support.js';
 
 // The subgroup-matrix GEMM with its fragment operations emulated (lavapipe has no subgroup
@@ -38,4 +38,18 @@ describe.skipIf(!availability.available || !active)('subgroup-matrix GEMM (emula
       }
     });
   }
+
+  it('takes the first fitting smaller tiling where the device is too small for the configured one', async () => {
+    if (!gpu) return;
+    gpu.paths.sgMatmul = undefined;
+    const fits = (c: SgMatmulConfig) => sgMatmulWorkgroupBytes(c, true) <= gpu.caps.maxWorkgroupStorage && 32 * c.grid[0] * c.grid[1] <= gpu.caps.maxInvocations;
+    const expected = [SG_MATMUL_DEFAULT, ...SG_MATMUL_SMALL].find(fits);
+    if (!expected) return;
+    const rng = new Rng(43);
+    const [ga, ca] = twin(rng, gpu, cpu, [70, 64], 'f16');
+    const [gb, cb] = twin(rng, gpu, cpu, [72, 64], 'f16', 0.2);
+    const g = gpu.matmul(ga, gb, { transposeB: true });
+    expect(gpu.kernels.source(`matmul-sgmat/emulated/tb1/bias-/act-/${sgMatmulName(expected)}`)).toBeDefined();
+    expect(await relError(g, cpu.matmul(ca, cb, { transposeB: true }))).toBeLessThanOrEqual(1e-2);
+  });
 });

@@ -33,10 +33,22 @@ export interface SgMatmulConfig {
  */
 export const SG_MATMUL_DEFAULT: SgMatmulConfig = { grid: [4, 4], frags: [2, 4], operands: 'staged' };
 
-/** Configurations the device check and the benchmark compare (the second is the earlier single-subgroup kernel). */
+/**
+ * Tilings for devices whose workgroup memory or invocations the configured one exceeds (the
+ * default needs ~62 KB; WebGPU guarantees 16 KiB, many adapters give 32): the first that fits
+ * is taken, else the tiled kernel runs. 2 x 2 subgroups on 64 x 64 tiles (14 KB; not yet timed
+ * on a GPU), then the single-subgroup kernel with fragments from storage (1 KB; 50-58 TFLOP/s
+ * on the H100).
+ */
+export const SG_MATMUL_SMALL: readonly SgMatmulConfig[] = [
+  { grid: [2, 2], frags: [2, 2], operands: 'staged' },
+  { grid: [1, 1], frags: [4, 4], operands: 'direct' },
+];
+
+/** Configurations the device check and the benchmark compare. */
 export const SG_MATMUL_CONFIGS: readonly SgMatmulConfig[] = [
   SG_MATMUL_DEFAULT,
-  { grid: [1, 1], frags: [4, 4], operands: 'direct' },
+  ...SG_MATMUL_SMALL,
   { grid: [2, 2], frags: [4, 4], operands: 'staged', prefetch: false },
   { grid: [2, 2], frags: [4, 4], operands: 'staged' },
   { grid: [2, 4], frags: [4, 4], operands: 'staged' },
