@@ -1,5 +1,5 @@
 import {
-  type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, CachingAllocator, type DeviceBlock as Block, type DType, DTYPES, DTYPE_BYTES,
+  type AttentionOptions, type AttentionResult, type Backend, BackendUnavailableError, BlockMask, CachingAllocator, type DeviceBlock as Block, type MemoryStats, type DType, DTYPES, DTYPE_BYTES,
   DTypeError, type HostArray, type LayerNormOptions, type MatmulOptions, type PatchOptions, type ResidualLayerNormOptions,
   type ResidualLayerNormResult, type Rope3dOptions, type Shape, ShapeError, Storage, Tensor, UnsupportedFeatureError, allocHost,
   checkEmpty, checkFloat, checkMinRank, checkTensor, checkUpload, contiguousStrides, fmtShape, numel, shapeEquals,
@@ -645,7 +645,7 @@ export class CudaBackend implements Backend {
   // ---- lifetime -------------------------------------------------------------------------
 
   /** Device memory held by live tensors and by the allocator's cache, with their peaks, in bytes. */
-  get memoryStats(): { liveBytes: number; cachedBytes: number; peakLiveBytes: number; peakReservedBytes: number } {
+  get memoryStats(): MemoryStats {
     return this.alloc.stats;
   }
 

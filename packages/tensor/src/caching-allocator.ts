@@ -25,6 +25,14 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / LARGE_GRANULE) * LARGE_GRANULE;
 }
 
+/** Bytes in live blocks and in the cache, and their peaks since construction or the last peak reset. */
+export interface MemoryStats {
+  liveBytes: number;
+  cachedBytes: number;
+  peakLiveBytes: number;
+  peakReservedBytes: number;
+}
+
 /** Options of {@link CachingAllocator}. */
 export interface CachingAllocatorOptions {
   /** Whether an error thrown by `raw.alloc` means out of memory (then the cache is freed and the allocation retried once). */
@@ -118,7 +126,7 @@ export class CachingAllocator<H> {
   }
 
   /** Bytes in live blocks and in the cache, and their peaks since construction or `resetPeak()`. */
-  get stats(): { liveBytes: number; cachedBytes: number; peakLiveBytes: number; peakReservedBytes: number } {
+  get stats(): MemoryStats {
     return { liveBytes: this.liveBytes, cachedBytes: this.cachedBytes, peakLiveBytes: this.peakLive, peakReservedBytes: this.peakReserved };
   }
 }

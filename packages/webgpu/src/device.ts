@@ -50,10 +50,9 @@ export interface DeviceRequest {
    * subgroup-matrix load or store behind a bounds branch. `false` turns it off (Node only:
    * Dawn's `disable_robustness`, an unsafe toggle that trusts the shaders): this backend's
    * kernels clamp their own accesses (checked by the conformance suite in both modes), and
-   * without the branches the subgroup-matrix GEMM runs faster: on an H100, each run measuring
-   * both modes, the default tiling 77-189 TFLOP/s off against 25-52 on, the earlier tiling
-   * 79-119 against 48-58 (attention unchanged; docs/benchmarks.md). Browsers keep
-   * robustness; `caps.robustness` tells what applies, and the GEMM's default tiling follows it.
+   * without the branches the subgroup-matrix kernels run faster: on an H100, both modes in one
+   * run, the default GEMM 139-193 TFLOP/s off against 116-151 on, dense attention 146 against
+   * 132 (docs/benchmarks.md). Browsers keep robustness; `caps.robustness` tells what applies.
    */
   robustness?: boolean;
 }

@@ -3,6 +3,7 @@ import {
   type AttentionResult,
   type Backend,
   CachingAllocator,
+  type MemoryStats,
   ModDitError,
   type DType,
   DTYPE_BYTES,
@@ -184,7 +185,7 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Bytes in live tensors' buffers and in the cache of freed ones, with their peaks (as the CUDA backend's). */
-  get memoryStats(): { liveBytes: number; cachedBytes: number; peakLiveBytes: number; peakReservedBytes: number } {
+  get memoryStats(): MemoryStats {
     return this.memory.stats;
   }
 

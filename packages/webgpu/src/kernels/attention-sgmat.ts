@@ -192,8 +192,7 @@ export function sgAttentionSpec(o: SgAttentionSpecOptions): KernelSpec {
           { src: 'v', base: 'vb', row0: BC, reg: 'wv' },
         ],
       });
-      const kvLoads = kvStaging.loads;
-      const kvStores = kvStaging.stores;
+      const { loads: kvLoads, stores: kvStores } = kvStaging;
       /** Active key block of flat sparse step `st`. */
       const csr = (st: string) => `colIdx[u.offCol + pa + ${st} / cpb]`;
       // O fragments through the subgroup's S area (16x16, stride 16), each lane scaling 8 elements by its row's factor
